@@ -1,0 +1,349 @@
+"""Contact events: the ten types, their fields, and the rules a fact must obey.
+
+A `ContactFact` is what a client states; a `RecordedContact` is that fact once
+the log has appended it (with `recorded_at` and `position`). A `Retraction`
+withdraws an earlier fact from its recorded time on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+from domain.errors import FieldError, InvalidFact
+from domain.time import EARLIEST, Instant, format_instant, parse_instant, start_of
+
+
+class EventType(StrEnum):
+    """What happened between an actor and a counterpart."""
+
+    CALL_REQUESTED = "call_requested"
+    CALL_REFUSED = "call_refused"
+    CALL_HELD = "call_held"
+    MEETING_REQUESTED = "meeting_requested"
+    MEETING_REFUSED = "meeting_refused"
+    MEETING_HELD = "meeting_held"
+    SUMMONS = "summons"
+    STATEMENT = "statement"
+    HOTLINE_TEST = "hotline_test"
+    HOTLINE_USE = "hotline_use"
+
+
+class Precision(StrEnum):
+    """How well `occurred_at` is known ("last week" is `week`)."""
+
+    EXACT = "exact"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+CONTACTS = frozenset(
+    {EventType.CALL_HELD, EventType.MEETING_HELD, EventType.SUMMONS, EventType.HOTLINE_USE}
+)
+REQUESTS = frozenset({EventType.CALL_REQUESTED, EventType.MEETING_REQUESTED})
+REFUSALS = frozenset({EventType.CALL_REFUSED, EventType.MEETING_REFUSED})
+REQUEST_REFUSED_BY = {
+    EventType.CALL_REFUSED: EventType.CALL_REQUESTED,
+    EventType.MEETING_REFUSED: EventType.MEETING_REQUESTED,
+}
+
+ACTOR_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+FACT_FIELDS = (
+    "id",
+    "type",
+    "occurred_at",
+    "precision",
+    "actor",
+    "counterpart",
+    "summary",
+    "sources",
+    "details",
+)
+SOURCE_FIELDS = ("name", "url", "published_at")
+MAX_SUMMARY = 4000
+
+
+def channel_id(a: str, b: str) -> str:
+    """The id of the unordered pair {a, b}: both ids sorted, joined by `~`."""
+    first, second = sorted((a, b))
+    return f"{first}~{second}"
+
+
+def channel_actors(channel: str) -> tuple[str, str]:
+    """Split a channel id into its two actor ids."""
+    first, _, second = channel.partition("~")
+    return first, second
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who reported a fact, where, and when the world learned of it."""
+
+    name: str
+    url: str | None = None
+    published_at: Instant | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "published_at": format_instant(self.published_at)
+            if self.published_at is not None
+            else None,
+        }
+
+
+@dataclass(frozen=True)
+class ContactFact:
+    """One fact as a client states it: immutable once recorded."""
+
+    id: UUID
+    type: EventType
+    occurred_at: Instant
+    precision: Precision
+    actor: str
+    counterpart: str
+    summary: str = ""
+    sources: tuple[Source, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def channel(self) -> str:
+        return channel_id(self.actor, self.counterpart)
+
+    @property
+    def valid_from(self) -> datetime:
+        """When it happened, as an instant (a date means its start, UTC)."""
+        return start_of(self.occurred_at)
+
+    @property
+    def in_response_to(self) -> UUID | None:
+        value = self.details.get("in_response_to")
+        return UUID(str(value)) if value else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's JSON shape of the fact (what was sent, canonicalised)."""
+        return {
+            "id": str(self.id),
+            "type": self.type.value,
+            "occurred_at": format_instant(self.occurred_at),
+            "precision": self.precision.value,
+            "actor": self.actor,
+            "counterpart": self.counterpart,
+            "summary": self.summary,
+            "sources": [s.to_dict() for s in self.sources],
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class RecordedContact:
+    """A fact as the log holds it: with its transaction time and log position."""
+
+    fact: ContactFact
+    recorded_at: datetime
+    position: int
+
+    @property
+    def id(self) -> UUID:
+        return self.fact.id
+
+    @property
+    def type(self) -> EventType:
+        return self.fact.type
+
+    @property
+    def valid_from(self) -> datetime:
+        return self.fact.valid_from
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """Order in valid time that does not depend on arrival order."""
+        return (self.fact.valid_from, str(self.fact.id))
+
+
+@dataclass(frozen=True)
+class Retraction:
+    """A later event withdrawing `event_id`; it counts from `recorded_at` on."""
+
+    id: UUID
+    event_id: UUID
+    reason: str
+    recorded_at: datetime
+    position: int
+
+
+def parse_fact(data: Mapping[str, Any], *, now: datetime, new_id: UUID) -> ContactFact:
+    """Check a fact in the API's JSON shape and return it as a `ContactFact`.
+
+    `now` bounds `occurred_at`; `new_id` is used when the client chose no id.
+    Every broken rule is collected, then raised together as `InvalidFact`.
+    Actor existence and `in_response_to` are checked against the log elsewhere.
+    """
+    errors: list[FieldError] = []
+
+    def fail(loc: tuple[str | int, ...], msg: str) -> None:
+        errors.append(FieldError(loc, msg))
+
+    if not isinstance(data, Mapping):
+        raise InvalidFact([FieldError((), "an event must be a JSON object")])
+    for key in data:
+        if key not in FACT_FIELDS:
+            fail((str(key),), "unknown field")
+
+    event_id = new_id
+    raw_id = data.get("id")
+    if raw_id is not None:
+        try:
+            event_id = UUID(str(raw_id))
+        except ValueError:
+            fail(("id",), "must be a UUID")
+
+    event_type = EventType.STATEMENT
+    raw_type = data.get("type")
+    try:
+        event_type = EventType(raw_type)
+    except ValueError:
+        known = ", ".join(t.value for t in EventType)
+        fail(("type",), f"unknown event type {raw_type!r}; known types: {known}")
+
+    occurred_at: Instant = date(1900, 1, 1)
+    raw_when = data.get("occurred_at")
+    if not isinstance(raw_when, str):
+        fail(("occurred_at",), "required: an ISO date or UTC datetime")
+    else:
+        try:
+            occurred_at = parse_instant(raw_when)
+        except ValueError:
+            fail(("occurred_at",), "not an ISO 8601 date or datetime")
+        else:
+            if start_of(occurred_at) < EARLIEST:
+                fail(("occurred_at",), "must not be before 1900-01-01")
+            elif start_of(occurred_at) > now:
+                fail(("occurred_at",), "must not be in the future")
+
+    precision = Precision.DAY
+    raw_precision = data.get("precision", "exact" if _is_datetime_text(raw_when) else "day")
+    try:
+        precision = Precision(raw_precision)
+    except ValueError:
+        fail(("precision",), "must be one of exact, day, week, month")
+
+    actor = _actor_field(data, "actor", fail)
+    counterpart = _actor_field(data, "counterpart", fail)
+    if actor and actor == counterpart:
+        fail(("counterpart",), "must differ from actor")
+
+    summary = data.get("summary", "")
+    if not isinstance(summary, str):
+        fail(("summary",), "must be a string")
+        summary = ""
+    elif len(summary) > MAX_SUMMARY:
+        fail(("summary",), f"must be at most {MAX_SUMMARY} characters")
+
+    sources = _sources(data.get("sources", []), fail)
+
+    details = data.get("details", {})
+    if not isinstance(details, Mapping):
+        fail(("details",), "must be an object")
+        details = {}
+    else:
+        details = dict(details)
+        reply_to = details.get("in_response_to")
+        if reply_to is not None:
+            if event_type not in REFUSALS:
+                fail(("details", "in_response_to"), "only refusals answer a request")
+            try:
+                details["in_response_to"] = str(UUID(str(reply_to)))
+            except ValueError:
+                fail(("details", "in_response_to"), "must be the UUID of a request")
+
+    if errors:
+        raise InvalidFact(errors)
+    return ContactFact(
+        id=event_id,
+        type=event_type,
+        occurred_at=occurred_at,
+        precision=precision,
+        actor=actor,
+        counterpart=counterpart,
+        summary=summary,
+        sources=sources,
+        details=details,
+    )
+
+
+def stored_fact(data: Mapping[str, Any]) -> ContactFact:
+    """Rebuild a fact the log holds (it was checked when it was appended)."""
+    return parse_fact(data, now=datetime.max.replace(tzinfo=UTC), new_id=UUID(int=0))
+
+
+def check_response(fact: ContactFact, request: ContactFact | None) -> None:
+    """A refusal's `in_response_to` must name a request of the same channel."""
+    target = fact.in_response_to
+    if target is None:
+        return
+    loc: tuple[str | int, ...] = ("details", "in_response_to")
+    if request is None:
+        raise InvalidFact([FieldError(loc, f"no event {target} is recorded")])
+    if request.type not in REQUESTS:
+        raise InvalidFact([FieldError(loc, f"event {target} is a {request.type}, not a request")])
+    if request.channel != fact.channel:
+        raise InvalidFact(
+            [FieldError(loc, f"event {target} belongs to channel {request.channel}")]
+        )
+
+
+def _is_datetime_text(value: object) -> bool:
+    return isinstance(value, str) and len(value.strip()) > 10
+
+
+def _actor_field(data: Mapping[str, Any], name: str, fail: Any) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        fail((name,), "required: an actor id")
+        return ""
+    if not ACTOR_ID.match(value):
+        fail((name,), "not an actor id (lower-case letters, digits and dashes)")
+    return value
+
+
+def _sources(raw: object, fail: Any) -> tuple[Source, ...]:
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        fail(("sources",), "must be a list of {name, url, published_at}")
+        return ()
+    sources: list[Source] = []
+    for index, item in enumerate(raw):
+        loc: tuple[str | int, ...] = ("sources", index)
+        if not isinstance(item, Mapping):
+            fail(loc, "must be an object {name, url, published_at}")
+            continue
+        for key in item:
+            if key not in SOURCE_FIELDS:
+                fail((*loc, str(key)), "unknown field")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            fail((*loc, "name"), "required: who reported it")
+            name = ""
+        url = item.get("url")
+        if url is not None:
+            parsed = urlparse(url) if isinstance(url, str) else None
+            if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+                fail((*loc, "url"), "must be an http(s) URL")
+                url = None
+        published: Instant | None = None
+        raw_published = item.get("published_at")
+        if raw_published is not None:
+            try:
+                published = parse_instant(str(raw_published))
+            except ValueError:
+                fail((*loc, "published_at"), "not an ISO 8601 date or datetime")
+        sources.append(Source(name=name, url=url, published_at=published))
+    return tuple(sources)

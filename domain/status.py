@@ -1,0 +1,232 @@
+"""The status rule and the timeline: pure functions of a channel's events.
+
+`judge` is the rule of domain.md read literally at one instant. `timeline`
+sweeps valid time once and yields the intervals over which the rule's answer
+is constant, including the transitions no event marks (`open` lapsing W after
+the last contact, `standby` lapsing W after the last hotline test).
+`channel_status` answers with both: the rule at `as_of`, and `since` from the
+interval that contains it. The two readings must always agree; the property
+tests hold them to it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from itertools import groupby
+from uuid import UUID
+
+from domain.events import (
+    CONTACTS,
+    REFUSALS,
+    REQUESTS,
+    EventType,
+    RecordedContact,
+    Retraction,
+    channel_actors,
+)
+
+DEFAULT_WINDOW = timedelta(days=30)
+
+
+class Status(StrEnum):
+    """The state of a channel, in the order the rule tries them."""
+
+    REFUSED = "refused"
+    PENDING = "pending"
+    OPEN = "open"
+    STANDBY = "standby"
+    DORMANT = "dormant"
+    NO_CONTACT = "no_contact"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rule says at one instant, and the events that decided it."""
+
+    status: Status
+    evidence: tuple[UUID, ...] = ()
+    last_contact: RecordedContact | None = None
+    requests: tuple[RecordedContact, ...] = ()
+    refusals: tuple[RecordedContact, ...] = ()
+
+
+@dataclass(frozen=True)
+class Interval:
+    """`status` holds over valid time [start, end); None is an open end."""
+
+    status: Status
+    start: datetime | None
+    end: datetime | None
+    evidence: tuple[UUID, ...] = ()
+
+    def contains(self, at: datetime) -> bool:
+        return (self.start is None or self.start <= at) and (self.end is None or at < self.end)
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """The full status answer for one channel at (as_of, known_at)."""
+
+    channel: str
+    as_of: datetime
+    known_at: datetime
+    status: Status
+    since: datetime | None
+    last_contact: RecordedContact | None
+    requests_since_contact: dict[str, int]
+    refusals_since_contact: dict[str, int]
+    recent: dict[str, int]
+    event_count: int
+    evidence: tuple[UUID, ...]
+    events: tuple[RecordedContact, ...] = field(default=(), repr=False)
+
+    @property
+    def actors(self) -> tuple[str, str]:
+        return channel_actors(self.channel)
+
+
+def known_facts(
+    events: Iterable[RecordedContact],
+    retractions: Iterable[Retraction],
+    known_at: datetime,
+) -> list[RecordedContact]:
+    """The events the record held at `known_at`, in valid-time order.
+
+    An event counts if it was recorded at or before `known_at` and no
+    retraction of it was recorded at or before `known_at`.
+    """
+    withdrawn = {r.event_id for r in retractions if r.recorded_at <= known_at}
+    kept = [e for e in events if e.recorded_at <= known_at and e.id not in withdrawn]
+    return sorted(kept, key=lambda e: e.sort_key)
+
+
+def judge(facts: Sequence[RecordedContact], as_of: datetime, window: timedelta) -> Verdict:
+    """The status rule at `as_of`, applied to facts already filtered by `known_at`."""
+    visible = [f for f in facts if f.valid_from <= as_of]
+    contacts = [f for f in visible if f.type in CONTACTS]
+    last = max(contacts, key=lambda f: f.sort_key) if contacts else None
+    after = [f for f in visible if last is None or f.valid_from > last.valid_from]
+    requests = tuple(f for f in after if f.type in REQUESTS)
+    refusals = tuple(f for f in after if f.type in REFUSALS)
+    anchor = (last.id,) if last else ()
+    if refusals:
+        return Verdict(Status.REFUSED, anchor + _ids(refusals), last, requests, refusals)
+    if requests:
+        return Verdict(Status.PENDING, anchor + _ids(requests), last, requests, refusals)
+    if last is not None and as_of - last.valid_from < window:
+        return Verdict(Status.OPEN, anchor, last)
+    tests = [
+        f for f in visible if f.type == EventType.HOTLINE_TEST and as_of - f.valid_from < window
+    ]
+    if tests:
+        latest = max(tests, key=lambda f: f.sort_key)
+        return Verdict(Status.STANDBY, (latest.id,), last)
+    if last is not None:
+        return Verdict(Status.DORMANT, anchor, last)
+    return Verdict(Status.NO_CONTACT)
+
+
+def timeline(facts: Sequence[RecordedContact], window: timedelta) -> list[Interval]:
+    """The status over all of valid time, as maximal intervals of one status.
+
+    One sweep over the facts in valid-time order; the status can change only
+    where an event occurs or where a contact or hotline test falls out of the
+    window, so those instants bound the intervals.
+    """
+    pieces = list(_sweep(facts, window))
+    merged: list[Interval] = []
+    for status, group in groupby(pieces, key=lambda p: p.status):
+        parts = list(group)
+        evidence: dict[UUID, None] = {}
+        for part in parts:
+            evidence.update(dict.fromkeys(part.evidence))
+        merged.append(Interval(status, parts[0].start, parts[-1].end, tuple(evidence)))
+    return merged
+
+
+def channel_status(
+    channel: str,
+    events: Iterable[RecordedContact],
+    retractions: Iterable[Retraction],
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    window: timedelta = DEFAULT_WINDOW,
+) -> ChannelStatus:
+    """The status answer for one channel at (as_of, known_at): the rule, `since` and counts."""
+    facts = known_facts(events, retractions, known_at)
+    verdict = judge(facts, as_of, window)
+    since = None
+    for interval in timeline([f for f in facts if f.valid_from <= as_of], window):
+        if interval.contains(as_of):
+            since = interval.start
+    visible = [f for f in facts if f.valid_from <= as_of]
+    recent = Counter(f.type.value for f in visible if as_of - f.valid_from < window)
+    return ChannelStatus(
+        channel=channel,
+        as_of=as_of,
+        known_at=known_at,
+        status=verdict.status,
+        since=since,
+        last_contact=verdict.last_contact,
+        requests_since_contact=dict(Counter(f.fact.actor for f in verdict.requests)),
+        refusals_since_contact=dict(Counter(f.fact.actor for f in verdict.refusals)),
+        recent=dict(sorted(recent.items())),
+        event_count=len(visible),
+        evidence=verdict.evidence,
+        events=tuple(visible),
+    )
+
+
+def _sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Interval]:
+    """Yield (status, [t_i, t_i+1)) for every instant where the status may change."""
+    ordered = sorted(facts, key=lambda f: f.sort_key)
+    instants = sorted(
+        {f.valid_from for f in ordered}
+        | {f.valid_from + window for f in ordered if f.type in CONTACTS}
+        | {f.valid_from + window for f in ordered if f.type == EventType.HOTLINE_TEST}
+    )
+    last: RecordedContact | None = None
+    requests: list[RecordedContact] = []
+    refusals: list[RecordedContact] = []
+    latest_test: RecordedContact | None = None
+    groups = groupby(ordered, key=lambda f: f.valid_from)
+    pending_group = next(groups, None)
+    yield Interval(Status.NO_CONTACT, None, instants[0] if instants else None)
+    for index, at in enumerate(instants):
+        while pending_group is not None and pending_group[0] <= at:
+            group = list(pending_group[1])
+            contacts = [f for f in group if f.type in CONTACTS]
+            if contacts:
+                # A contact answers every request and refusal of its own day or earlier.
+                last, requests, refusals = contacts[-1], [], []
+            else:
+                requests += [f for f in group if f.type in REQUESTS]
+                refusals += [f for f in group if f.type in REFUSALS]
+            tests = [f for f in group if f.type == EventType.HOTLINE_TEST]
+            if tests:
+                latest_test = tests[-1]
+            pending_group = next(groups, None)
+        end = instants[index + 1] if index + 1 < len(instants) else None
+        anchor = (last.id,) if last else ()
+        if refusals:
+            verdict = Interval(Status.REFUSED, at, end, anchor + _ids(refusals))
+        elif requests:
+            verdict = Interval(Status.PENDING, at, end, anchor + _ids(requests))
+        elif last is not None and at - last.valid_from < window:
+            verdict = Interval(Status.OPEN, at, end, anchor)
+        elif latest_test is not None and at - latest_test.valid_from < window:
+            verdict = Interval(Status.STANDBY, at, end, (latest_test.id,))
+        elif last is not None:
+            verdict = Interval(Status.DORMANT, at, end, anchor)
+        else:
+            verdict = Interval(Status.NO_CONTACT, at, end)
+        yield verdict
+
+
+def _ids(facts: Iterable[RecordedContact]) -> tuple[UUID, ...]:
+    return tuple(f.id for f in facts)

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, the event store, migrations and logging."""

@@ -1,0 +1,54 @@
+"""Settings, read once from the environment (prefix BACKCHANNEL_)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE = Path("var") / "backchannel.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; one object, passed to whoever needs it."""
+
+    model_config = SettingsConfigDict(env_prefix="BACKCHANNEL_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE}",
+        description="sqlite:///path (embedded default) or postgresql://user@host:port/db",
+    )
+    window_days: int = Field(default=30, ge=1, le=3650, description="W, in days")
+    write_tokens: str = Field(default="", description="comma-separated bearer tokens for writes")
+    read_tokens: str = Field(default="", description="comma-separated bearer tokens for reads")
+    log_format: str = Field(default="auto", description="json, console, or auto (console on a tty)")
+    log_level: str = "INFO"
+    pool_size: int = Field(default=5, ge=1)
+    max_body_bytes: int = 1024 * 1024
+    min_position_wait_seconds: float = 5.0
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
+
+    @cached_property
+    def write_token_set(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.write_tokens.split(",") if t.strip())
+
+    @cached_property
+    def read_token_set(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.read_tokens.split(",") if t.strip())
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
