@@ -166,8 +166,6 @@ def suggest(query: str, actors: Iterable[ActorProfile], limit: int = 3) -> list[
     wanted = fold(query.replace("-", " "))
     exact = [actor_id for name, actor_id in by_name.items() if wanted and wanted in name]
     close = difflib.get_close_matches(wanted, list(by_name), n=limit * 3, cutoff=0.6)
-    spaced = difflib.get_close_matches(
-        fold(query), list(by_name), n=limit * 3, cutoff=0.6
-    )
+    spaced = difflib.get_close_matches(fold(query), list(by_name), n=limit * 3, cutoff=0.6)
     ranked = exact + [by_name[n] for n in close + spaced]
     return list(dict.fromkeys(ranked))[:limit]

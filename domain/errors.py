@@ -36,7 +36,11 @@ class UnknownActor(DomainError):
     loc: tuple[str | int, ...] = ("actor",)
 
     def __str__(self) -> str:
-        hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        hint = (
+            f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else ""
+        )
         return f"unknown actor {self.actor_id!r}{hint}"
 
 

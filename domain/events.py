@@ -296,9 +296,7 @@ def check_response(fact: ContactFact, request: ContactFact | None) -> None:
     if request.type not in REQUESTS:
         raise InvalidFact([FieldError(loc, f"event {target} is a {request.type}, not a request")])
     if request.channel != fact.channel:
-        raise InvalidFact(
-            [FieldError(loc, f"event {target} belongs to channel {request.channel}")]
-        )
+        raise InvalidFact([FieldError(loc, f"event {target} belongs to channel {request.channel}")])
 
 
 def _is_datetime_text(value: object) -> bool:

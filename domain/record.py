@@ -79,7 +79,9 @@ class Record:
         return [self.contacts[i] for i in self.by_channel.get(channel, [])]
 
     def channel_retractions(self, channel: str) -> list[Retraction]:
-        return [self.retractions[i] for i in self.by_channel.get(channel, []) if i in self.retractions]
+        return [
+            self.retractions[i] for i in self.by_channel.get(channel, []) if i in self.retractions
+        ]
 
     def events(
         self,

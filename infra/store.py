@@ -52,7 +52,7 @@ def sqlalchemy_url(settings: Settings) -> str:
     url = settings.database_url
     if url.startswith("sqlite:///"):
         return url
-    scheme, rest = url.split("://", 1)
+    _scheme, rest = url.split("://", 1)
     rest = rest.split("?", 1)[0]
     return f"postgresql+psycopg://{rest}"
 

@@ -138,13 +138,11 @@ class Backchannel(Application[UUID]):
 
     # -- contact facts --------------------------------------------------------
 
-    def record_facts(self, items: Sequence[Mapping[str, Any]]) -> list[WrittenContact]:
-        """Append facts atomically: all are stored, or none (InvalidFact names the item).
+    def check_facts(self, items: Sequence[Mapping[str, Any]]) -> list[ContactFact]:
+        """Validate facts against every rule and the current log, storing nothing.
 
-        A fact whose id is already stored with the same content is returned as
-        it is (created=False) and stores nothing; with different content it is
-        a Conflict. Concurrent writers of the same ids are serialised by the
-        store: the loser re-reads and answers as for a retry.
+        Errors are located as ("events", index, field…); items may answer
+        requests made by earlier items of the same sequence.
         """
         now = self.clock()
         facts: list[ContactFact] = []
@@ -156,13 +154,25 @@ class Backchannel(Application[UUID]):
                 errors += [FieldError(_at(index, e.loc), e.msg) for e in invalid.errors]
         if errors:
             raise InvalidFact(errors)
-        ids = [f.id for f in facts]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i, f in enumerate(ids) if ids.index(f) != i)
-            raise InvalidFact([FieldError(_at(dup, ("id",)), "repeats an earlier item's id")])
+        seen: set[UUID] = set()
+        for index, fact in enumerate(facts):
+            if fact.id in seen:
+                raise InvalidFact([FieldError(_at(index, ("id",)), "repeats an earlier item's id")])
+            seen.add(fact.id)
         self.refresh()
         self._check_actors(facts)
         self._check_responses(facts)
+        return facts
+
+    def record_facts(self, items: Sequence[Mapping[str, Any]]) -> list[WrittenContact]:
+        """Append facts atomically: all are stored, or none (InvalidFact names the item).
+
+        A fact whose id is already stored with the same content is returned as
+        it is (created=False) and stores nothing; with different content it is
+        a Conflict. Concurrent writers of the same ids are serialised by the
+        store: the loser re-reads and answers as for a retry.
+        """
+        facts = self.check_facts(items)
         for attempt in range(3):
             existing = {f.id: self._contact(f.id) for f in facts}
             for index, fact in enumerate(facts):
@@ -183,7 +193,11 @@ class Backchannel(Application[UUID]):
             break
         self.refresh()
         return [
-            WrittenContact(existing[f.id] is None, self.record.contacts[f.id].position, self.record.contacts[f.id])
+            WrittenContact(
+                existing[f.id] is None,
+                self.record.contacts[f.id].position,
+                self.record.contacts[f.id],
+            )
             for f in facts
         ]
 
@@ -210,7 +224,9 @@ class Backchannel(Application[UUID]):
         self._note(recordings)
         self.refresh()
         retraction = self.record.retractions[event_id]
-        return WrittenRetraction(True, retraction.position, retraction, self.record.contacts[event_id])
+        return WrittenRetraction(
+            True, retraction.position, retraction, self.record.contacts[event_id]
+        )
 
     # -- reading the log ------------------------------------------------------
 
@@ -236,7 +252,9 @@ class Backchannel(Application[UUID]):
     def _fold(self, notification: Notification) -> None:
         event: DomainEventProtocol[UUID] = self.mapper.to_domain_event(notification)
         position = notification.id
-        if isinstance(event, Actor.Registered | Actor.Renamed | Actor.AliasAdded | Actor.RoleChanged):
+        if isinstance(
+            event, Actor.Registered | Actor.Renamed | Actor.AliasAdded | Actor.RoleChanged
+        ):
             actor = event.mutate(self._actor_states.get(event.originator_id))  # type: ignore[arg-type]
             assert isinstance(actor, Actor)
             self._actor_states[event.originator_id] = actor
@@ -246,7 +264,13 @@ class Backchannel(Application[UUID]):
             self.record.add_contact(RecordedContact(fact, event.timestamp, position))
         elif isinstance(event, Contact.Retracted):
             self.record.add_retraction(
-                Retraction(event.retraction_id, event.originator_id, event.reason, event.timestamp, position)
+                Retraction(
+                    event.retraction_id,
+                    event.originator_id,
+                    event.reason,
+                    event.timestamp,
+                    position,
+                )
             )
         self.record.position = max(self.record.position, position)
 

@@ -14,7 +14,9 @@ def migrate(settings: Settings) -> str:
     return schema.upgrade(settings)
 
 
-def bootstrap(settings: Settings, *, check_schema: bool = True, clock: Clock = utcnow) -> Backchannel:
+def bootstrap(
+    settings: Settings, *, check_schema: bool = True, clock: Clock = utcnow
+) -> Backchannel:
     """Open the store named by the settings; refuse an out-of-date schema."""
     if check_schema:
         schema.check_at_head(settings)

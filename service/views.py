@@ -1,0 +1,86 @@
+"""The JSON shapes of what the service answers: one home, shared by the API, CLI and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.events import RecordedContact, Retraction
+from domain.status import ChannelStatus, Interval
+from domain.time import format_boundary, format_instant
+
+
+def timestamp(value: datetime) -> str:
+    """A transaction time, at full (microsecond) precision, in UTC with a `Z`."""
+    return format_instant(value)
+
+
+def retraction_view(retraction: Retraction) -> dict[str, Any]:
+    return {
+        "at": timestamp(retraction.recorded_at),
+        "reason": retraction.reason,
+        "by_event": str(retraction.id),
+    }
+
+
+def event_view(contact: RecordedContact, retraction: Retraction | None = None) -> dict[str, Any]:
+    """A stored event: everything sent, plus `channel`, `recorded_at`, `position`, `retracted`."""
+    return {
+        **contact.fact.to_dict(),
+        "channel": contact.fact.channel,
+        "recorded_at": timestamp(contact.recorded_at),
+        "position": contact.position,
+        "retracted": retraction_view(retraction) if retraction else None,
+    }
+
+
+def retraction_event_view(retraction: Retraction, contact: RecordedContact) -> dict[str, Any]:
+    """The retraction as an event of its own (the answer to POST …/retract)."""
+    return {
+        "id": str(retraction.id),
+        "type": "retraction",
+        "event_id": str(retraction.event_id),
+        "reason": retraction.reason,
+        "channel": contact.fact.channel,
+        "recorded_at": timestamp(retraction.recorded_at),
+        "position": retraction.position,
+    }
+
+
+def boundary(value: datetime | None) -> str | None:
+    return format_boundary(value) if value is not None else None
+
+
+def status_view(answer: ChannelStatus) -> dict[str, Any]:
+    """A status object exactly as api.md shows it."""
+    last = answer.last_contact
+    return {
+        "channel": answer.channel,
+        "actors": list(answer.actors),
+        "as_of": timestamp(answer.as_of),
+        "known_at": timestamp(answer.known_at),
+        "status": answer.status.value,
+        "since": boundary(answer.since),
+        "last_contact": {
+            "event_id": str(last.id),
+            "type": last.type.value,
+            "occurred_at": format_instant(last.fact.occurred_at),
+        }
+        if last
+        else None,
+        "requests_since_contact": answer.requests_since_contact,
+        "refusals_since_contact": answer.refusals_since_contact,
+        "recent": answer.recent,
+        "event_count": answer.event_count,
+        "evidence": [str(e) for e in answer.evidence],
+    }
+
+
+def interval_view(interval: Interval) -> dict[str, Any]:
+    """One timeline interval: `from`/`to` are null at the open ends of valid time."""
+    return {
+        "status": interval.status.value,
+        "from": boundary(interval.start),
+        "to": boundary(interval.end),
+        "evidence": [str(e) for e in interval.evidence],
+    }
