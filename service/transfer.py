@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from domain.actors import ActorProfile, parse_actor
 from domain.errors import DomainError, FieldError, InvalidFact, UnknownActor
 from service.application import Backchannel
 from service.views import event_view
@@ -64,7 +65,24 @@ def import_events(app: Backchannel, items: list[tuple[int, dict[str, Any]]]) -> 
 
 
 def import_actors(app: Backchannel, items: Iterable[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
-    """Register actors; the same actor again stores nothing. Return (stored, present)."""
+    """Register actors; the same actor again stores nothing. Return (stored, present).
+
+    Every line is checked (shape, and no id given two contents) before any is stored.
+    """
+    items = list(items)
+    seen: dict[str, tuple[int, ActorProfile]] = {}
+    record = app.refresh()
+    for number, item in items:
+        try:
+            profile = parse_actor(item)
+        except DomainError as error:
+            raise BadLine(number, str(error)) from None
+        known = record.actors.get(profile.id)
+        if profile.id in seen and seen[profile.id][1] != profile:
+            raise BadLine(number, f"actor {profile.id!r} differs from line {seen[profile.id][0]}")
+        if known is not None and known != profile:
+            raise BadLine(number, f"actor {profile.id!r} is registered with different content")
+        seen.setdefault(profile.id, (number, profile))
     stored = present = 0
     for number, item in items:
         try:

@@ -47,7 +47,7 @@ def test_open_turns_dormant_exactly_w_days_after_last_contact():
 
 
 def test_refusal_after_last_call_makes_channel_refused():
-    call, request, refusal = events = history(
+    call, _request, refusal = events = history(
         fact("call_held", "2022-02-18"),
         fact("call_requested", "2022-02-21"),
         fact("call_refused", "2022-02-22", actor="sergei-shoigu", counterpart="lloyd-austin"),
@@ -148,7 +148,7 @@ def test_date_as_of_includes_events_at_any_time_that_day():
 
 
 def test_events_recorded_after_known_at_are_not_yet_known():
-    call, refusal = events = history(
+    _call, refusal = events = history(
         fact("call_held", "2022-02-18"), fact("call_refused", "2022-02-25")
     )
     before = status_on(
@@ -159,7 +159,7 @@ def test_events_recorded_after_known_at_are_not_yet_known():
 
 
 def test_retraction_withdraws_fact_from_its_recorded_time_on():
-    call, refusal = events = history(
+    _call, refusal = events = history(
         fact("call_held", "2022-02-18"), fact("call_refused", "2022-02-25")
     )
     withdrawn = retraction(refusal, recorded_at=refusal.recorded_at + timedelta(hours=1))
@@ -175,7 +175,7 @@ def test_window_is_a_parameter():
 
 
 def test_timeline_of_the_article_channel_reads_open_then_refused():
-    call, request, refusal = events = history(
+    call, _request, refusal = events = history(
         fact("call_held", "2022-02-18"),
         fact("call_requested", "2022-02-21"),
         fact("call_refused", "2022-02-21", actor="sergei-shoigu", counterpart="lloyd-austin"),

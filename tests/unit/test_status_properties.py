@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -90,7 +91,7 @@ def test_status_at_any_as_of_equals_the_timeline_interval_containing_it(
     assert containing[0].start == result.since
     # Adjacent intervals differ and tile valid time without gaps.
     assert intervals[0].start is None and intervals[-1].end is None
-    for left, right in zip(intervals, intervals[1:], strict=False):
+    for left, right in itertools.pairwise(intervals):
         assert left.end == right.start and left.status != right.status
 
 
@@ -115,11 +116,8 @@ def test_the_order_in_which_events_arrive_never_changes_any_answer(items, as_of,
         other.refusals_since_contact,
     )
     assert (
-        (one.last_contact
-        and other.last_contact
-        and one.last_contact.id == other.last_contact.id)
-        or (one.last_contact is None and other.last_contact is None)
-    )
+        one.last_contact and other.last_contact and one.last_contact.id == other.last_contact.id
+    ) or (one.last_contact is None and other.last_contact is None)
     assert timeline(known_facts(first, [], known_at), window) == timeline(
         known_facts(second, [], known_at), window
     )
