@@ -1,0 +1,309 @@
+"""The `backchannel` command line: run the service, manage its store, read the board.
+
+Every command reads its settings once (BACKCHANNEL_* environment variables),
+writes what it was asked for to stdout (rich) and its logs to stderr
+(structlog). Expected failures — a bad date, an unknown actor, a bad line in a
+file, a store that is not migrated or not reachable — end with one line on
+stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+
+from domain.actors import ActorProfile, suggest
+from domain.errors import DomainError
+from domain.status import ChannelStatus
+from domain.time import Instant, end_of, format_instant, parse_instant
+from infra.logging import configure_logging, get_logger
+from infra.schema import SchemaOutOfDate
+from infra.settings import Settings
+from infra.store import describe
+from service import transfer
+from service.application import Backchannel
+from service.bootstrap import bootstrap, migrate
+from service.views import boundary
+
+try:  # the drivers' connection errors, reported as one line like every expected failure
+    from psycopg import OperationalError as PsycopgOperationalError
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    PsycopgOperationalError = SQLAlchemyOperationalError  # type: ignore[misc,assignment]
+
+app = typer.Typer(
+    name="backchannel",
+    help="Who talked to whom, and who refused to: an event-sourced record of contact.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = get_logger("backchannel.cli")
+WIDE = 160  # columns for tables written to a file or a pipe, so channel ids never wrap
+
+
+class Failure(Exception):
+    """An expected failure: reported as one line, exit code 1."""
+
+
+def _out() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=WIDE)
+    return console
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True, width=WIDE, highlight=False).print(
+        f"[bold red]error:[/] {message}", markup=True, soft_wrap=True
+    )
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn the failures a user can cause or fix into one line and exit code 1."""
+    try:
+        yield
+    except Failure as failure:
+        _fail(str(failure))
+    except SchemaOutOfDate as stale:
+        _fail(str(stale))
+    except DomainError as error:
+        _fail(str(error))
+    except (SQLAlchemyOperationalError, PsycopgOperationalError) as error:
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()
+        _fail(f"cannot use the database: {first[0] if first else type(error).__name__}")
+
+
+def _settings(*, schema_logs: bool = False) -> Settings:
+    """The settings, with logging configured; alembic's chatter only where it is news."""
+    try:
+        settings = Settings()
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"BACKCHANNEL_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in invalid.errors()
+        )
+        _fail(f"invalid settings: {problems}")
+    configure_logging(settings.log_format, settings.log_level)
+    if not schema_logs:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Backchannel]:
+    """The application on a migrated store, closed afterwards."""
+    backchannel = bootstrap(settings)
+    try:
+        yield backchannel
+    finally:
+        backchannel.close()
+
+
+def _instant(text: str, option: str) -> Instant:
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise Failure(
+            f"{option} {text!r} is not an ISO 8601 date or datetime (e.g. 2022-03-24)"
+        ) from None
+
+
+def _actor(backchannel: Backchannel, name: str) -> ActorProfile:
+    record = backchannel.record
+    found = record.resolve(name)
+    if found is None:
+        close = suggest(name, record.actors.values())
+        hint = f"; did you mean {', '.join(repr(s) for s in close)}?" if close else ""
+        raise Failure(f"unknown actor {name!r}{hint}")
+    return found
+
+
+# -- commands -----------------------------------------------------------------
+
+
+@app.command("migrate")
+def migrate_store() -> None:
+    """Create the event log's tables and bring the schema to head (idempotent)."""
+    settings = _settings(schema_logs=True)
+    with _reported():
+        revision = migrate(settings)
+    log.info("migrated", database=describe(settings), revision=revision)
+    _out().print(f"Schema of {describe(settings)} is at revision {revision}.", highlight=False)
+
+
+@app.command()
+def seed() -> None:
+    """Load the reference article's actors and events; loading twice stores nothing new."""
+    settings = _settings()
+    with _reported(), _opened(settings) as backchannel:
+        counts = transfer.seed(backchannel)
+    log.info("seeded", **{k: {"stored": s, "present": p} for k, (s, p) in counts.items()})
+    out = _out()
+    for kind, (stored, present) in counts.items():
+        out.print(f"{kind}: {stored} stored, {present} already present", highlight=False)
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path, typer.Argument(help="JSON Lines file, one event (or actor) per line; - for stdin")
+    ],
+    actors: Annotated[
+        bool, typer.Option("--actors", help="The file holds actors, not events.")
+    ] = False,
+) -> None:
+    """Import events (or, with --actors, actors): every line is checked before any is stored."""
+    settings = _settings()
+    what = "actors" if actors else "events"
+    with _reported():
+        try:
+            if str(file) == "-":
+                items = transfer.read_lines(sys.stdin)
+            else:
+                with file.open(encoding="utf-8") as stream:
+                    items = transfer.read_lines(stream)
+        except OSError as error:
+            raise Failure(f"cannot read {file}: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise Failure(f"{file}: not UTF-8 text") from None
+        except transfer.BadLine as bad:
+            raise Failure(f"{file}: {bad}; nothing was stored") from None
+        with _opened(settings) as backchannel:
+            load = transfer.import_actors if actors else transfer.import_events
+            try:
+                stored, present = load(backchannel, items)
+            except transfer.BadLine as bad:
+                raise Failure(f"{file}: {bad}; nothing was stored") from None
+    log.info("imported", kind=what, file=str(file), stored=stored, present=present)
+    _out().print(f"{what}: {stored} stored, {present} already present", highlight=False)
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Export every event, in log order, as JSON Lines (the API's event shape)."""
+    settings = _settings()
+    with _reported(), _opened(settings) as backchannel:
+        if output is None:
+            count = _write_lines(transfer.export_events(backchannel), sys.stdout.write)
+        else:
+            try:
+                with output.open("w", encoding="utf-8") as stream:
+                    count = _write_lines(transfer.export_events(backchannel), stream.write)
+            except OSError as error:
+                raise Failure(f"cannot write {output}: {error.strerror or error}") from None
+    log.info("exported", events=count, output=str(output) if output else "stdout")
+
+
+def _write_lines(lines: Iterator[str], write: Callable[[str], object]) -> int:
+    count = 0
+    for line in lines:
+        write(line + "\n")
+        count += 1
+    return count
+
+
+@app.command()
+def status(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Valid time: a date (its end, UTC) or a datetime. Now."),
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option("--known-at", help="Transaction time: what the log held then. Now."),
+    ] = None,
+    channel: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--channel", help="Only the channel between these two actors (id or alias)."),
+    ] = None,
+) -> None:
+    """Print the board: the status of every channel, computed by replaying the log."""
+    settings = _settings()
+    with _reported():
+        now = datetime.now(UTC)
+        as_of_at = end_of(_instant(as_of, "--as-of")) if as_of else now
+        known_at_at = end_of(_instant(known_at, "--known-at")) if known_at else now
+        with _opened(settings) as backchannel:
+            record = backchannel.refresh()
+            if channel and all(channel):
+                a, b = (_actor(backchannel, name) for name in channel)
+                if a.id == b.id:
+                    raise Failure(f"a channel needs two different actors, not {a.id!r} twice")
+                rows = [
+                    record.status(
+                        a.id, b.id, as_of=as_of_at, known_at=known_at_at, window=settings.window
+                    )
+                ]
+            else:
+                rows = list(
+                    record.board(as_of=as_of_at, known_at=known_at_at, window=settings.window)
+                )
+    title = f"as of {format_instant(as_of_at)}, known at {format_instant(known_at_at)}"
+    _out().print(_board(rows, title))
+    if not rows:
+        _out().print("No channel has events at that time.", highlight=False)
+
+
+def _board(rows: list[ChannelStatus], title: str) -> Table:
+    table = Table(title=title, title_justify="left", highlight=False)
+    table.add_column("channel", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("since", no_wrap=True)
+    table.add_column("last contact", no_wrap=True)
+    table.add_column("requests since contact")
+    table.add_column("refusals since contact")
+    table.add_column("events", justify="right")
+    for row in rows:
+        last = row.last_contact
+        table.add_row(
+            row.channel,
+            row.status.value,
+            boundary(row.since) or "—",
+            f"{last.type.value} {format_instant(last.fact.occurred_at)}" if last else "—",
+            _counts(row.requests_since_contact),
+            _counts(row.refusals_since_contact),
+            str(row.event_count),
+        )
+    return table
+
+
+def _counts(by_actor: dict[str, int]) -> str:
+    return ", ".join(f"{actor} {n}" for actor, n in sorted(by_actor.items())) or "—"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API and the dashboard (refuses a store whose schema is not at head)."""
+    settings = _settings()
+    with _reported():
+        backchannel = bootstrap(settings)
+    try:
+        import uvicorn
+
+        from service.api import create_app
+
+        web = create_app(settings, backchannel)
+        log.info("serving", host=host, port=port, database=describe(settings))
+        uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        backchannel.close()
