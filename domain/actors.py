@@ -73,11 +73,28 @@ class ActorProfile:
 class Actor(Aggregate):
     """An actor's history: registered, renamed, aliases added, role changed."""
 
+    class Registered(Aggregate.Created):
+        actor_id: str
+        name: str
+        kind: str
+        country: str
+        role: str | None
+        aliases: list[str]
+
+    class Renamed(Aggregate.Event):
+        name: str
+
+    class AliasAdded(Aggregate.Event):
+        alias: str
+
+    class RoleChanged(Aggregate.Event):
+        role: str | None
+
     @staticmethod
     def create_id(actor_id: str) -> UUID:
         return actor_uuid(actor_id)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(
         self,
         actor_id: str,
@@ -94,15 +111,15 @@ class Actor(Aggregate):
         self.role = role
         self.aliases = list(aliases)
 
-    @event("Renamed")
+    @event(Renamed)
     def rename(self, name: str) -> None:
         self.name = name
 
-    @event("AliasAdded")
+    @event(AliasAdded)
     def add_alias(self, alias: str) -> None:
         self.aliases.append(alias)
 
-    @event("RoleChanged")
+    @event(RoleChanged)
     def change_role(self, role: str | None) -> None:
         self.role = role
 
@@ -133,7 +150,7 @@ def parse_actor(data: Mapping[str, Any]) -> ActorProfile:
     if not isinstance(name, str) or not name.strip():
         errors.append(FieldError(("name",), "required: a display name"))
     kind = data.get("kind")
-    if kind not in {k.value for k in ActorKind}:
+    if not isinstance(kind, str) or kind not in {k.value for k in ActorKind}:
         errors.append(FieldError(("kind",), "must be one of person, institution, state"))
     country = data.get("country")
     if not isinstance(country, str) or not COUNTRY.match(country):
@@ -150,7 +167,7 @@ def parse_actor(data: Mapping[str, Any]) -> ActorProfile:
     return ActorProfile(
         id=str(actor_id),
         name=str(name).strip(),
-        kind=ActorKind(kind),
+        kind=ActorKind(str(kind)),
         country=str(country),
         role=role,
         aliases=tuple(dict.fromkeys(a.strip() for a in aliases)),

@@ -18,17 +18,24 @@ from domain.errors import Conflict
 class Contact(Aggregate):
     """A recorded contact fact; `fact` is its canonical JSON shape."""
 
+    class Recorded(Aggregate.Created):
+        fact: dict[str, Any]
+
+    class Retracted(Aggregate.Event):
+        retraction_id: UUID
+        reason: str
+
     @staticmethod
     def create_id(fact: dict[str, Any]) -> UUID:
         return UUID(fact["id"])
 
-    @event("Recorded")
+    @event(Recorded)
     def __init__(self, fact: dict[str, Any]) -> None:
         self.fact = fact
         self.retraction_id: UUID | None = None
         self.retraction_reason: str | None = None
 
-    @event("Retracted")
+    @event(Retracted)
     def _retracted(self, retraction_id: UUID, reason: str) -> None:
         self.retraction_id = retraction_id
         self.retraction_reason = reason

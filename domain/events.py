@@ -209,7 +209,7 @@ def parse_fact(data: Mapping[str, Any], *, now: datetime, new_id: UUID) -> Conta
     event_type = EventType.STATEMENT
     raw_type = data.get("type")
     try:
-        event_type = EventType(raw_type)
+        event_type = EventType(str(raw_type))
     except ValueError:
         known = ", ".join(t.value for t in EventType)
         fail(("type",), f"unknown event type {raw_type!r}; known types: {known}")

@@ -255,7 +255,7 @@ class Backchannel(Application[UUID]):
         if isinstance(
             event, Actor.Registered | Actor.Renamed | Actor.AliasAdded | Actor.RoleChanged
         ):
-            actor = event.mutate(self._actor_states.get(event.originator_id))  # type: ignore[arg-type]
+            actor = event.mutate(self._actor_states.get(event.originator_id))
             assert isinstance(actor, Actor)
             self._actor_states[event.originator_id] = actor
             self.record.put_actor(actor.profile, position)
@@ -278,13 +278,13 @@ class Backchannel(Application[UUID]):
 
     def _actor(self, actor_id: str) -> Actor | None:
         try:
-            return self.repository.get(actor_uuid(actor_id))  # type: ignore[return-value]
+            return self.repository.get(actor_uuid(actor_id))
         except AggregateNotFoundError:
             return None
 
     def _contact(self, event_id: UUID) -> Contact | None:
         try:
-            return self.repository.get(event_id)  # type: ignore[return-value]
+            return self.repository.get(event_id)
         except AggregateNotFoundError:
             return None
 
