@@ -1,0 +1,63 @@
+# Backchannel: install, run, test and lint from a clean clone.
+#
+#   make run    a local service on http://127.0.0.1:8000 (SQLite under var/, seeded)
+#   make test   the whole test suite (PostgreSQL cases skip unless a server is reachable)
+#   make lint   ruff and mypy
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.9
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint clean
+
+help:
+	@echo "make install   create $(VENV) from requirements.lock (quick when already done)"
+	@echo "make run       migrate, seed and serve on http://$(HOST):$(PORT)"
+	@echo "make test      run the test suite (PYTEST_ARGS=... to pass options)"
+	@echo "make lint      ruff check, ruff format --check, mypy"
+
+install: $(STAMP)
+
+# Re-run only when the lock or the project's metadata changed.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+run: install
+	$(BIN)/backchannel migrate
+	$(BIN)/backchannel seed
+	@token="$${BACKCHANNEL_WRITE_TOKENS:-}"; \
+	if [ -z "$$token" ]; then \
+		token="dev-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
+		echo; \
+		echo "  BACKCHANNEL_WRITE_TOKENS was not set; this run accepts a development write token:"; \
+		echo; \
+		echo "      Authorization: Bearer $$token"; \
+		echo; \
+	fi; \
+	echo "  Serving on http://$(HOST):$(PORT)/ (API docs at /docs); Ctrl-C stops."; \
+	echo; \
+	BACKCHANNEL_WRITE_TOKENS="$$token" exec $(BIN)/backchannel serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,160 @@
+"""A real `backchannel serve` process, on both stores, spoken to over HTTP (api.md)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.settings import Settings
+from service.bootstrap import bootstrap
+from service.transfer import seed
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "e2e-" + uuid.uuid4().hex
+STARTUP_SECONDS = 30
+
+
+def command() -> list[str]:
+    """The installed console script, or the module when the venv has none."""
+    script = Path(sys.executable).with_name("backchannel")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from service.cli import app; app()"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
+    env |= {
+        "BACKCHANNEL_DATABASE_URL": database_url,
+        "BACKCHANNEL_WRITE_TOKENS": TOKEN,
+        "BACKCHANNEL_LOG_FORMAT": "json",
+    }
+    return env
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
+    """`backchannel serve` on a free port, over a migrated and seeded store."""
+    app = bootstrap(settings)
+    try:
+        seed(app)
+    finally:
+        app.close()
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=environment(settings.database_url),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    running = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_until_healthy(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"serve exited with {server.process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"serve did not answer /healthz within {STARTUP_SECONDS}s:\n{server.output()}")
+
+
+def test_served_board_reads_like_the_article_and_takes_a_write(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answer = client.get(
+            "/v1/channels/lloyd-austin/sergei-shoigu", params={"as_of": "2022-03-24"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "refused"
+        assert answer.json()["channel"] == "lloyd-austin~sergei-shoigu"
+
+        event = {
+            "id": str(uuid.uuid4()),
+            "type": "call_requested",
+            "occurred_at": "2022-03-25",
+            "precision": "day",
+            "actor": "mark-milley",
+            "counterpart": "valery-gerasimov",
+            "summary": "Another request for a call, written by the end-to-end test.",
+            "sources": [{"name": "e2e", "url": "https://example.org/e2e", "published_at": None}],
+            "details": {"mode": "phone"},
+        }
+        assert client.post("/v1/events", json=event).status_code == 401
+        written = client.post(
+            "/v1/events", json=event, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert written.status_code == 201, written.text
+        assert written.json()["position"] > 0
+
+        read = client.get(f"/v1/events/{event['id']}")
+        assert read.status_code == 200, read.text
+        stored = read.json()
+        for field in ("id", "type", "occurred_at", "actor", "counterpart", "summary"):
+            assert stored[field] == event[field], field
+        assert stored["channel"] == "mark-milley~valery-gerasimov"
+
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=15) == 0, server.output()
+    assert "Traceback" not in server.output()
+
+
+def test_serve_refuses_an_unmigrated_store_with_one_clear_line(store_url: str) -> None:
+    finished = subprocess.run(
+        [*command(), "serve", "--port", str(free_port())],
+        env=environment(store_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert finished.returncode != 0
+    assert "run `backchannel migrate`" in finished.stderr
+    assert "Traceback" not in finished.stderr + finished.stdout
