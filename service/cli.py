@@ -223,11 +223,16 @@ def _write_lines(lines: Iterator[str], write: Callable[[str], object]) -> int:
 def status(
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Valid time: a date (its end, UTC) or a datetime. Now."),
+        typer.Option(
+            "--as-of", help="Valid time: a date (its end, UTC) or a datetime. Default: now."
+        ),
     ] = None,
     known_at: Annotated[
         str | None,
-        typer.Option("--known-at", help="Transaction time: what the log held then. Now."),
+        typer.Option(
+            "--known-at",
+            help="Transaction time: what the log held then (a date: its end). Default: now.",
+        ),
     ] = None,
     channel: Annotated[
         tuple[str, str] | None,
