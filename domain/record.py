@@ -92,11 +92,12 @@ class Record:
         occurred_from: datetime | None = None,
         occurred_to: datetime | None = None,
         known_at: datetime | None = None,
+        retracted: bool = False,
     ) -> list[RecordedContact]:
         """Events matching every given filter, by `occurred_at` then position.
 
-        With `known_at`, only what the record held then: recorded by then and
-        not retracted by then.
+        With `known_at`, only what the record held then: recorded by then and,
+        unless `retracted` is true, not retracted by then.
         """
         pool: Iterable[RecordedContact]
         pool = self.channel_events(channel) if channel else self.contacts.values()
@@ -109,9 +110,18 @@ class Record:
             and (occurred_from is None or e.valid_from >= occurred_from)
             and (occurred_to is None or e.valid_from <= occurred_to)
         ]
-        if known_at is not None:
+        if known_at is not None and retracted:
+            chosen = [e for e in chosen if e.recorded_at <= known_at]
+        elif known_at is not None:
             chosen = _known_facts(chosen, self.retractions.values(), known_at)
         return sorted(chosen, key=lambda e: (e.valid_from, e.position))
+
+    def retraction(self, event_id: UUID, known_at: datetime | None = None) -> Retraction | None:
+        """The retraction of `event_id` recorded by `known_at` (by now, when None), if any."""
+        found = self.retractions.get(event_id)
+        if found is None or (known_at is not None and found.recorded_at > known_at):
+            return None
+        return found
 
     # -- channels -------------------------------------------------------------
 

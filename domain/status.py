@@ -66,6 +66,12 @@ class Interval:
     def contains(self, at: datetime) -> bool:
         return (self.start is None or self.start <= at) and (self.end is None or at < self.end)
 
+    def overlaps(self, start: datetime | None, end: datetime | None) -> bool:
+        """True if the interval shares an instant with [start, end] (None: unbounded)."""
+        return (start is None or self.end is None or start < self.end) and (
+            end is None or self.start is None or self.start <= end
+        )
+
 
 @dataclass(frozen=True)
 class ChannelStatus:

@@ -9,7 +9,8 @@ caller can read its own writes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +76,8 @@ class Backchannel(Application[UUID]):
         self.clock = clock
         self.window = DEFAULT_WINDOW
         self.record = Record()
-        self._fold_lock = threading.Lock()
+        # Re-entrant: a reader holds it across refresh() and its own reading.
+        self._fold_lock = threading.RLock()
         self._actor_states: dict[UUID, Actor] = {}
 
     # -- actors ---------------------------------------------------------------
@@ -159,9 +161,9 @@ class Backchannel(Application[UUID]):
             if fact.id in seen:
                 raise InvalidFact([FieldError(_at(index, ("id",)), "repeats an earlier item's id")])
             seen.add(fact.id)
-        self.refresh()
-        self._check_actors(facts)
-        self._check_responses(facts)
+        with self.reading():
+            self._check_actors(facts)
+            self._check_responses(facts)
         return facts
 
     def record_facts(self, items: Sequence[Mapping[str, Any]]) -> list[WrittenContact]:
@@ -241,6 +243,16 @@ class Backchannel(Application[UUID]):
                     self._fold(notification)
                 if len(batch) < READ_BATCH:
                     return self.record
+
+    @contextmanager
+    def reading(self) -> Iterator[Record]:
+        """The record, brought up to date and held still while the caller reads it.
+
+        The fold mutates the record in place; a reader iterating it while another
+        thread folds new notifications would see it change under its feet.
+        """
+        with self._fold_lock:
+            yield self.refresh()
 
     def head(self) -> int:
         """The position of the last event in the log (0 when empty)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.actors import ActorProfile
 from domain.events import RecordedContact, Retraction
 from domain.status import ChannelStatus, Interval
 from domain.time import format_boundary, format_instant
@@ -13,6 +14,11 @@ from domain.time import format_boundary, format_instant
 def timestamp(value: datetime) -> str:
     """A transaction time, at full (microsecond) precision, in UTC with a `Z`."""
     return format_instant(value)
+
+
+def actor_view(profile: ActorProfile, position: int) -> dict[str, Any]:
+    """An actor, with the log position of its latest change."""
+    return {**profile.to_dict(), "position": position}
 
 
 def retraction_view(retraction: Retraction) -> dict[str, Any]:

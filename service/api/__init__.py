@@ -1,0 +1,77 @@
+"""The HTTP API: `create_app(settings)` wires the routes, errors, auth, middleware and metrics.
+
+Run it with `uvicorn --factory service.api:app_from_environment`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from infra.logging import configure_logging
+from infra.settings import Settings
+from service.api import actors, channels, events, ops
+from service.api.errors import install as install_problems
+from service.api.metrics import ApiMetrics
+from service.api.middleware import BodyLimit, RequestContext
+from service.api.openapi import openapi_document
+from service.application import Backchannel
+from service.bootstrap import bootstrap
+
+DASHBOARD_MODULE = "service.web"
+
+
+def create_app(settings: Settings, backchannel: Backchannel | None = None) -> FastAPI:
+    """The FastAPI app over `backchannel` (bootstrapped from `settings` when not given).
+
+    An application the app bootstrapped itself is closed when the app shuts down;
+    one passed in belongs to the caller. Bootstrapping refuses an out-of-date schema.
+    """
+    configure_logging(settings.log_format, settings.log_level)
+    owned = backchannel is None
+    application = bootstrap(settings) if backchannel is None else backchannel
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(application.refresh)  # fold the log before the first request
+        try:
+            yield
+        finally:
+            if owned:
+                application.close()
+
+    app = FastAPI(lifespan=lifespan, title="Backchannel", version="1")
+    app.state.settings = settings
+    app.state.backchannel = application
+    app.state.metrics = metrics = ApiMetrics(application)
+    install_problems(app)
+    for router in (actors.router, events.router, channels.router, ops.router):
+        app.include_router(router)
+    dashboard = dashboard_router()
+    if dashboard is not None:
+        app.include_router(dashboard)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=metrics, routes=app.router.routes)
+    app.openapi = lambda: openapi_document(app, settings)  # type: ignore[method-assign]
+    return app
+
+
+def dashboard_router() -> APIRouter | None:
+    """The dashboard's `router` from service.web, when that module exists and has one."""
+    try:
+        module = importlib.import_module(DASHBOARD_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name == DASHBOARD_MODULE:
+            return None
+        raise
+    router = getattr(module, "router", None)
+    return router if isinstance(router, APIRouter) else None
+
+
+def app_from_environment() -> FastAPI:
+    """The app configured from BACKCHANNEL_* environment variables (a uvicorn factory)."""
+    return create_app(Settings())

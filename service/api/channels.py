@@ -1,0 +1,174 @@
+"""Channels: every channel's status, one channel's status, its timeline and its events.
+
+Actors in a path may be given by id or by any name or alias (case and accents
+ignored), in either order. The status rule itself lives in domain/status.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from domain.events import channel_id
+from domain.record import Record
+from domain.status import Status
+from service.api.deps import Reading
+from service.api.errors import NOT_FOUND, ApiProblem, actor_not_found, problems
+from service.api.events import events_page
+from service.api.pages import Paging, paginate
+from service.api.schemas import (
+    DateTimeParam,
+    EndParam,
+    EventPage,
+    StartParam,
+    StatusOut,
+    StatusPage,
+    TimelineOut,
+)
+from service.views import interval_view, status_view, timestamp
+
+router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+ActorA = Annotated[str, Path(max_length=300, description="one actor: id, name or alias")]
+ActorB = Annotated[str, Path(max_length=300, description="the other actor: id, name or alias")]
+AsOf = Annotated[
+    EndParam | None,
+    Query(description="valid time to judge at; a date means its end, UTC (default: now)"),
+]
+KnownAt = Annotated[
+    DateTimeParam | None,
+    Query(description="read the record as it was at this transaction time (default: now)"),
+]
+
+
+@router.get(
+    "",
+    response_model=StatusPage,
+    responses=problems(401, 422, 503),
+    summary="Every channel with at least one event, with its status",
+)
+def list_channels(
+    backchannel: Reading,
+    paging: Paging,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    status: Status | None = None,
+    actor: Annotated[
+        str | None, Query(max_length=300, description="only channels of this actor (id or alias)")
+    ] = None,
+) -> dict[str, Any]:
+    """Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."""
+    with backchannel.reading() as record:
+        now = backchannel.clock()
+        when = paging.pinned("as_of", as_of, now)
+        known = paging.pinned("known_at", known_at, now)
+        party = record.resolve(actor) if actor is not None else None
+        board = record.board(
+            as_of=when,
+            known_at=known,
+            window=backchannel.window,
+            status=status,
+            actor=party.id if party else actor,
+        )
+        page, cursor = paginate(
+            board,
+            listing="channels",
+            key=lambda answer: answer.channel,
+            request=paging,
+            pins={"as_of": when, "known_at": known},
+        )
+        return {"items": [status_view(answer) for answer in page], "next_cursor": cursor}
+
+
+@router.get(
+    "/{a}/{b}",
+    response_model=StatusOut,
+    responses=problems(401, 404, 422, 503),
+    summary="One channel's status",
+)
+def channel_status(
+    a: ActorA, b: ActorB, backchannel: Reading, as_of: AsOf = None, known_at: KnownAt = None
+) -> dict[str, Any]:
+    """The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."""
+    with backchannel.reading() as record:
+        first, second = _parties(record, a, b)
+        now = backchannel.clock()
+        answer = record.status(
+            first,
+            second,
+            as_of=as_of or now,
+            known_at=known_at or now,
+            window=backchannel.window,
+        )
+        return status_view(answer)
+
+
+@router.get(
+    "/{a}/{b}/timeline",
+    response_model=TimelineOut,
+    responses=problems(401, 404, 422, 503),
+    summary="A channel's status intervals over valid time",
+)
+def channel_timeline(
+    a: ActorA,
+    b: ActorB,
+    backchannel: Reading,
+    paging: Paging,
+    from_: Annotated[
+        StartParam | None, Query(alias="from", description="a date means its start")
+    ] = None,
+    to: Annotated[EndParam | None, Query(description="a date means its end")] = None,
+    known_at: KnownAt = None,
+) -> dict[str, Any]:
+    """The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."""
+    with backchannel.reading() as record:
+        first, second = _parties(record, a, b)
+        known = paging.pinned("known_at", known_at, backchannel.clock())
+        intervals = record.timeline(first, second, known_at=known, window=backchannel.window)
+        shown = [(i, v) for i, v in enumerate(intervals) if v.overlaps(from_, to)]
+        page, cursor = paginate(
+            shown,
+            listing="timeline",
+            key=lambda item: (item[0],),
+            request=paging,
+            pins={"known_at": known},
+        )
+    return {
+        "channel": channel_id(first, second),
+        "known_at": timestamp(known),
+        "items": [interval_view(interval) for _, interval in page],
+        "next_cursor": cursor,
+    }
+
+
+@router.get(
+    "/{a}/{b}/events",
+    response_model=EventPage,
+    responses=problems(401, 404, 422, 503),
+    summary="A channel's events, by occurred_at then position",
+)
+def channel_events(
+    a: ActorA, b: ActorB, backchannel: Reading, paging: Paging, known_at: KnownAt = None
+) -> dict[str, Any]:
+    """The channel's events recorded by `known_at`, marked `retracted` if retracted by then."""
+    with backchannel.reading() as record:
+        first, second = _parties(record, a, b)
+        known = paging.pinned("known_at", known_at, backchannel.clock())
+        found = record.events(channel=channel_id(first, second), known_at=known, retracted=True)
+        return events_page(record, found, paging, known, "channel-events")
+
+
+def _parties(record: Record, a: str, b: str) -> tuple[str, str]:
+    """The two actors' ids; 404 if either is unknown or both are the same actor."""
+    first, second = _party(record, a), _party(record, b)
+    if first == second:
+        raise ApiProblem(404, f"no channel joins {first!r} to itself", type=NOT_FOUND)
+    return first, second
+
+
+def _party(record: Record, name: str) -> str:
+    actor = record.resolve(name)
+    if actor is None:
+        raise actor_not_found(name, record.actors.values())
+    return actor.id

@@ -1,0 +1,185 @@
+"""Contact events: append one or a batch (idempotently), read them, retract them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from domain.errors import NotFound
+from domain.events import EventType, RecordedContact, channel_id
+from domain.record import Record
+from service.api.deps import Metrics, Reading, Writing
+from service.api.errors import problems
+from service.api.pages import Paging, paginate
+from service.api.schemas import (
+    BatchIn,
+    BatchOut,
+    DateTimeParam,
+    EndParam,
+    EventIn,
+    EventOut,
+    EventPage,
+    RetractionIn,
+    RetractionOut,
+    StartParam,
+)
+from service.views import event_view, retraction_event_view
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REPLAYED = "Already recorded with the same content: the stored event, nothing stored"
+
+
+def event_key(event: RecordedContact) -> tuple[int, int]:
+    """The list order of events, as integers: occurred_at (in µs), then log position."""
+    return ((event.valid_from - EPOCH) // timedelta(microseconds=1), event.position)
+
+
+def events_page(
+    record: Record, events: list[RecordedContact], paging: Paging, known_at: datetime, listing: str
+) -> dict[str, Any]:
+    """A page of events as the log stood at `known_at`, each marked if retracted by then."""
+    page, cursor = paginate(
+        events, listing=listing, key=event_key, request=paging, pins={"known_at": known_at}
+    )
+    items = [event_view(e, record.retraction(e.id, known_at)) for e in page]
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EventOut,
+    responses={
+        201: {"headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
+        200: {"model": EventOut, "description": REPLAYED},
+    }
+    | problems(401, 403, 409, 413, 422),
+    summary="Append one event",
+)
+def record_event(
+    body: EventIn, backchannel: Writing, metrics: Metrics, response: Response
+) -> dict[str, Any]:
+    """201 with the stored event and its Location; 200 for a replay; 409 for an id reused."""
+    written = backchannel.record_fact(body.fact())
+    if written.created:
+        metrics.appended([written.contact.type.value])
+        response.headers["Location"] = f"/v1/events/{written.contact.id}"
+    else:
+        response.status_code = 200
+    with backchannel.reading() as record:
+        return event_view(written.contact, record.retraction(written.contact.id))
+
+
+@router.post(
+    "/batch",
+    status_code=201,
+    response_model=BatchOut,
+    responses={200: {"model": BatchOut, "description": "Every event was a replay"}}
+    | problems(401, 403, 409, 413, 422),
+    summary="Append up to 1000 events, atomically",
+)
+def record_batch(
+    body: BatchIn, backchannel: Writing, metrics: Metrics, response: Response
+) -> dict[str, Any]:
+    """All stored or none; a broken item is named by its index in `errors[].loc`."""
+    written = backchannel.record_facts([event.fact() for event in body.events])
+    created = [w for w in written if w.created]
+    metrics.appended(w.contact.type.value for w in created)
+    if not created:
+        response.status_code = 200
+    with backchannel.reading() as record:
+        events = [event_view(w.contact, record.retraction(w.contact.id)) for w in written]
+    return {
+        "events": events,
+        "created": len(created),
+        "position": max(w.position for w in written),
+    }
+
+
+@router.get(
+    "",
+    response_model=EventPage,
+    responses=problems(401, 422, 503),
+    summary="List events, by occurred_at then position",
+)
+def list_events(
+    backchannel: Reading,
+    paging: Paging,
+    channel: Annotated[
+        str | None,
+        Query(max_length=300, description="a channel id, `a~b` (actors in either order)"),
+    ] = None,
+    actor: Annotated[
+        str | None, Query(max_length=300, description="an actor on either side (id or alias)")
+    ] = None,
+    type: Annotated[
+        list[EventType] | None, Query(description="one or more types (repeat the parameter)")
+    ] = None,
+    occurred_from: Annotated[StartParam | None, Query(description="a date means its start")] = None,
+    occurred_to: Annotated[EndParam | None, Query(description="a date means its end")] = None,
+    known_at: Annotated[
+        DateTimeParam | None,
+        Query(
+            description="read the log as it stood then: later events are left out (default: now)"
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Events recorded by `known_at` matching every filter; `retracted` is set on those
+    retracted by then (they no longer count toward any status)."""
+    with backchannel.reading() as record:
+        known = paging.pinned("known_at", known_at, backchannel.clock())
+        found = record.events(
+            channel=_channel(record, channel) if channel is not None else None,
+            actor=_actor(record, actor) if actor is not None else None,
+            types=type or (),
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
+            known_at=known,
+            retracted=True,
+        )
+        return events_page(record, found, paging, known, "events")
+
+
+@router.get(
+    "/{event_id}",
+    response_model=EventOut,
+    responses=problems(401, 404, 422, 503),
+    summary="One event, with its retraction if it was retracted",
+)
+def get_event(event_id: UUID, backchannel: Reading) -> dict[str, Any]:
+    """The stored event; `retracted` is `{at, reason, by_event}` or null."""
+    with backchannel.reading() as record:
+        contact = record.contacts.get(event_id)
+        if contact is None:
+            raise NotFound(f"no event {event_id}")
+        return event_view(contact, record.retraction(event_id))
+
+
+@router.post(
+    "/{event_id}/retract",
+    status_code=201,
+    response_model=RetractionOut,
+    responses=problems(401, 403, 404, 409, 413, 422),
+    summary="Retract an event",
+)
+def retract_event(event_id: UUID, body: RetractionIn, backchannel: Writing) -> dict[str, Any]:
+    """From now on the event no longer counts; reads with an earlier `known_at` still see it."""
+    written = backchannel.retract(event_id, body.reason)
+    return retraction_event_view(written.retraction, written.contact)
+
+
+def _actor(record: Record, name: str) -> str:
+    found = record.resolve(name)
+    return found.id if found is not None else name
+
+
+def _channel(record: Record, text: str) -> str:
+    first, tilde, second = text.partition("~")
+    if not tilde:
+        return text  # matches no channel: the list is empty
+    return channel_id(_actor(record, first), _actor(record, second))

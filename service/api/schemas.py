@@ -1,0 +1,507 @@
+"""Request and response models of the HTTP API, and the types of its query parameters.
+
+Request bodies forbid unknown fields (a typo must not silently drop data) and
+check the shape only; the domain checks the rules (domain/events.py,
+domain/actors.py) and the routes hand it the body as JSON. Response models
+describe the shapes service/views.py builds. Examples come from the reference
+article: the Austin-Shoigu call of 18 February 2022 and the refusals that followed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from domain.actors import ActorKind
+from domain.events import MAX_SUMMARY, EventType, Precision
+from domain.status import Status
+from domain.time import Instant, end_of, parse_instant, start_of
+
+# -- scalar types ---------------------------------------------------------------
+
+ActorId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
+    Field(description="Actor slug", examples=["sergei-shoigu"]),
+]
+# At least one character that Python's str.strip() keeps (what the domain requires).
+NonBlank = Annotated[str, StringConstraints(pattern=r"[^\s\x1c-\x1f]")]
+Country = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
+]
+HttpUrlText = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:-]+([/?#]\S*)?$", max_length=2000
+    ),
+    Field(description="An http(s) URL"),
+]
+
+RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+RFC3339_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+DATE_SCHEMA = {"type": "string", "format": "date"}
+DATETIME_SCHEMA = {"type": "string", "format": "date-time"}
+INSTANT_SCHEMA = {"anyOf": [DATE_SCHEMA, DATETIME_SCHEMA]}
+
+
+def _instant(text: object, *, dates: bool = True) -> Instant:
+    """Parse an RFC 3339 date (if `dates`) or date-time with its offset; else ValueError."""
+    if not isinstance(text, str):
+        raise ValueError("must be a string")
+    if dates and RFC3339_DATE.match(text):
+        pass
+    elif not RFC3339_DATETIME.match(text):
+        wanted = "a date (2022-03-24) or " if dates else ""
+        raise ValueError(f"must be {wanted}a datetime with its offset (2022-03-24T10:00:00Z)")
+    try:
+        return parse_instant(text)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"not a valid date or time: {error}") from None
+
+
+def _checked_instant(text: str) -> str:
+    _instant(text)
+    return text
+
+
+def _start(text: object) -> datetime:
+    return start_of(_instant(text))
+
+
+def _end(text: object) -> datetime:
+    return end_of(_instant(text))
+
+
+def _datetime(text: object) -> datetime:
+    return start_of(_instant(text, dates=False))
+
+
+InstantText = Annotated[str, AfterValidator(_checked_instant), WithJsonSchema(INSTANT_SCHEMA)]
+# Query parameters: a date as a lower bound means its start, as an upper bound its end.
+StartParam = Annotated[datetime, BeforeValidator(_start), WithJsonSchema(INSTANT_SCHEMA)]
+EndParam = Annotated[datetime, BeforeValidator(_end), WithJsonSchema(INSTANT_SCHEMA)]
+DateTimeParam = Annotated[datetime, BeforeValidator(_datetime), WithJsonSchema(DATETIME_SCHEMA)]
+
+DateTimeText = Annotated[str, WithJsonSchema(DATETIME_SCHEMA)]
+InstantOut = Annotated[str, WithJsonSchema(INSTANT_SCHEMA)]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+UuidText = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
+UuidIn = Annotated[
+    str,
+    StringConstraints(pattern=UUID_PATTERN),
+    WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN}),
+]
+
+
+def _omittable(schema: dict[str, Any]) -> None:
+    """May be left out, but is never null: the schema shows no `null` default."""
+    schema.pop("default", None)
+
+
+def omittable(**kwargs: Any) -> Any:
+    """A field that may be omitted but, when sent, must have its type (not null)."""
+    return Field(default=None, json_schema_extra=_omittable, **kwargs)
+
+
+# -- examples from the reference article -----------------------------------------
+
+CNN = {
+    "name": "CNN",
+    "url": "https://www.cnn.com/2022/03/24/politics/us-russia-military-communication/index.html",
+    "published_at": "2022-03-24",
+}
+CALL_HELD = {
+    "id": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e01",
+    "type": "call_held",
+    "occurred_at": "2022-02-18",
+    "precision": "day",
+    "actor": "lloyd-austin",
+    "counterpart": "sergei-shoigu",
+    "summary": "Austin last spoke with Russian Minister of Defense Sergey Shoygu.",
+    "sources": [CNN],
+    "details": {"mode": "phone"},
+}
+CALL_REQUESTED = {
+    "id": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e02",
+    "type": "call_requested",
+    "occurred_at": "2022-03-01",
+    "precision": "month",
+    "actor": "lloyd-austin",
+    "counterpart": "sergei-shoigu",
+    "summary": "Over the past month, Secretary Austin has sought calls with his counterpart.",
+    "sources": [CNN],
+    "details": {"mode": "phone"},
+}
+CALL_REFUSED = {
+    "id": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e03",
+    "type": "call_refused",
+    "occurred_at": "2022-03-24",
+    "precision": "month",
+    "actor": "sergei-shoigu",
+    "counterpart": "lloyd-austin",
+    "summary": "Minister Shoigu has so far declined to engage.",
+    "sources": [CNN],
+    "details": {"in_response_to": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e02"},
+}
+AUSTIN = {
+    "id": "lloyd-austin",
+    "name": "Lloyd Austin",
+    "kind": "person",
+    "country": "US",
+    "role": "Secretary of Defense",
+    "aliases": ["Lloyd J. Austin III"],
+}
+SHOIGU = {
+    "id": "sergei-shoigu",
+    "name": "Sergei Shoigu",
+    "kind": "person",
+    "country": "RU",
+    "role": "Minister of Defense",
+    "aliases": ["Sergey Shoygu", "Sergei Shoygu"],
+}
+STORED = {"channel": "lloyd-austin~sergei-shoigu", "recorded_at": "2026-11-24T10:00:00.123456Z"}
+
+
+# -- requests --------------------------------------------------------------------
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused; what is stored must be plain JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_json(cls, data: Any) -> Any:
+        bad = _not_plain_json(data, ())
+        if bad is not None:
+            where = ".".join(map(str, bad)) or "body"
+            raise ValueError(
+                f"{where}: must be valid Unicode text (no lone surrogates) "
+                "and finite numbers (no NaN or Infinity)"
+            )
+        return data
+
+
+def _not_plain_json(value: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The path of the first value JSON cannot store faithfully, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    items: list[tuple[Any, tuple[str | int, ...]]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            items += [(key, path), (item, (*path, str(key)))]
+    elif isinstance(value, list):
+        items = [(item, (*path, index)) for index, item in enumerate(value)]
+    for item, where in items:
+        found = _not_plain_json(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+class ActorIn(RequestModel):
+    """An actor to register."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SHOIGU]})
+
+    id: ActorId
+    name: NonBlank = Field(max_length=300)
+    kind: ActorKind
+    country: Country
+    role: Annotated[str, Field(max_length=300)] | None = None
+    aliases: list[Annotated[NonBlank, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class ActorChange(RequestModel):
+    """Changes to an actor: a new name or role, aliases to add. Omitted fields stay as they are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"aliases": ["Sergey Kuzhugetovich Shoygu"]}]}
+    )
+
+    name: NonBlank = omittable(max_length=300)
+    role: str = omittable(max_length=300)
+    aliases: list[Annotated[NonBlank, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class SourceIn(RequestModel):
+    """Who reported a fact, where, and when it was published."""
+
+    name: NonBlank = Field(max_length=300)
+    url: HttpUrlText | None = None
+    published_at: InstantText | None = None
+
+
+class DetailsIn(BaseModel):
+    """Type-specific details; the keys below are known, others are kept as sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    location: str = omittable(description="where a meeting or summons took place")
+    in_response_to: UuidIn = omittable(description="a refusal's request (its event id)")
+    stance: str = omittable(description="of a statement: accusation, appeal, warning…")
+    quote: str = omittable(description="of a statement")
+    mode: str = omittable(description="of a call: phone, video…")
+
+
+class EventIn(RequestModel):
+    """A contact fact as a client states it (see domain.md for the types and fields)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CALL_HELD, CALL_REQUESTED]})
+
+    id: UuidIn = omittable(description="chosen by the client to make retries safe")
+    type: EventType
+    occurred_at: InstantText = Field(description="when it happened: a date or a UTC datetime")
+    precision: Precision = omittable(description="how well occurred_at is known")
+    actor: ActorId
+    counterpart: ActorId
+    summary: str = Field(default="", max_length=MAX_SUMMARY)
+    sources: list[SourceIn] = Field(default_factory=list, max_length=100)
+    details: DetailsIn = Field(default_factory=DetailsIn)
+
+    def fact(self) -> dict[str, Any]:
+        """The fact in the domain's JSON shape: what was sent, nothing added."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class BatchIn(RequestModel):
+    """Up to 1000 facts, stored atomically: all of them or none."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"events": [CALL_HELD, CALL_REQUESTED, CALL_REFUSED]}]}
+    )
+
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class RetractionIn(RequestModel):
+    """Why a fact is withdrawn."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "misattributed: the call was with Gerasimov"}]}
+    )
+
+    reason: NonBlank = Field(max_length=MAX_SUMMARY)
+
+
+# -- responses -------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="null on the last page")
+
+
+class ActorOut(BaseModel):
+    """An actor, with the log position of its latest change."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**SHOIGU, "position": 2}]})
+
+    id: str
+    name: str
+    kind: ActorKind
+    country: str
+    role: str | None
+    aliases: list[str]
+    position: int
+
+
+class ActorPage(Page[ActorOut]):
+    """A page of actors, by id."""
+
+
+class SourceOut(BaseModel):
+    name: str
+    url: str | None
+    published_at: InstantOut | None
+
+
+class RetractedOut(BaseModel):
+    """When and why an event was retracted, and by which retraction event."""
+
+    at: DateTimeText
+    reason: str
+    by_event: UuidText
+
+
+class EventOut(BaseModel):
+    """A stored event: everything sent, plus `channel`, `recorded_at`, `position`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**CALL_HELD, **STORED, "position": 3, "retracted": None}]}
+    )
+
+    id: UuidText
+    type: EventType
+    occurred_at: InstantOut
+    precision: Precision
+    actor: str
+    counterpart: str
+    summary: str
+    sources: list[SourceOut]
+    details: dict[str, Any]
+    channel: str
+    recorded_at: DateTimeText = Field(description="transaction time, full precision")
+    position: int = Field(description="place in the global log")
+    retracted: RetractedOut | None
+
+
+class EventPage(Page[EventOut]):
+    """A page of events, by occurred_at then position."""
+
+
+class BatchOut(BaseModel):
+    """The stored events of a batch, in the order sent."""
+
+    events: list[EventOut]
+    created: int = Field(description="how many were new (the others were replays)")
+    position: int = Field(description="the highest log position of the batch")
+
+
+class RetractionOut(BaseModel):
+    """A retraction, as an event of its own."""
+
+    id: UuidText
+    type: Literal["retraction"]
+    event_id: UuidText
+    reason: str
+    channel: str
+    recorded_at: DateTimeText
+    position: int
+
+
+class LastContactOut(BaseModel):
+    event_id: UuidText
+    type: EventType
+    occurred_at: InstantOut
+
+
+class StatusOut(BaseModel):
+    """A channel's status as of (`as_of`, `known_at`), with the evidence that decided it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "lloyd-austin~sergei-shoigu",
+                    "actors": ["lloyd-austin", "sergei-shoigu"],
+                    "as_of": "2022-03-24T23:59:59.999999Z",
+                    "known_at": "2026-11-24T10:00:00Z",
+                    "status": "refused",
+                    "since": "2022-03-24",
+                    "last_contact": {
+                        "event_id": CALL_HELD["id"],
+                        "type": "call_held",
+                        "occurred_at": "2022-02-18",
+                    },
+                    "requests_since_contact": {"lloyd-austin": 1},
+                    "refusals_since_contact": {"sergei-shoigu": 1},
+                    "recent": {"call_refused": 1, "call_requested": 1, "call_held": 1},
+                    "event_count": 3,
+                    "evidence": [CALL_HELD["id"], CALL_REFUSED["id"]],
+                }
+            ]
+        }
+    )
+
+    channel: str
+    actors: list[str] = Field(min_length=2, max_length=2)
+    as_of: DateTimeText
+    known_at: DateTimeText
+    status: Status
+    since: InstantOut | None = Field(description="when the current status began (valid time)")
+    last_contact: LastContactOut | None
+    requests_since_contact: dict[str, int]
+    refusals_since_contact: dict[str, int]
+    recent: dict[str, int] = Field(description="events per type within the window before as_of")
+    event_count: int
+    evidence: list[UuidText]
+
+
+class StatusPage(Page[StatusOut]):
+    """A page of channel statuses, by channel id."""
+
+
+class IntervalOut(BaseModel):
+    """The status over valid time [from, to); null at the open ends."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: Status
+    from_: InstantOut | None = Field(alias="from")
+    to: InstantOut | None
+    evidence: list[UuidText]
+
+
+class TimelineOut(Page[IntervalOut]):
+    """A page of a channel's timeline, as known at `known_at`."""
+
+    channel: str
+    known_at: DateTimeText
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    """Ready: the store answers, the schema is at head; `lag` is events not yet folded."""
+
+    status: Literal["ready"]
+    schema_revision: str
+    position: int
+    head: int
+    lag: int
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class ValidationProblem(Problem):
+    """A 422: every broken rule, located (`loc` starts with body, query or path)."""
+
+    errors: list[FieldProblem]
+    suggestions: list[str] = omittable(description="for an unknown actor: close matches")
