@@ -10,6 +10,7 @@ stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -309,6 +310,28 @@ def serve(
 
         web = create_app(settings, backchannel)
         log.info("serving", host=host, port=port, database=describe(settings))
-        uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+        with _stopped_by_signal():
+            uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
     finally:
         backchannel.close()
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT arrived: uvicorn shuts down gracefully, then re-raises it to us."""
+
+
+@contextmanager
+def _stopped_by_signal() -> Iterator[None]:
+    """Make a graceful stop on SIGTERM/SIGINT end the process with 0, not -15 or a traceback."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stop as stopped:
+        log.info("stopped", signal=str(stopped))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
