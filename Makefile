@@ -13,7 +13,7 @@ VENV := .venv
 UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
+BIND ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make install   create $(VENV) from requirements.lock (quick when already done)"
-	@echo "make run       migrate, seed and serve on http://$(HOST):$(PORT)"
+	@echo "make run       migrate, seed and serve on http://$(BIND):$(PORT)"
 	@echo "make test      run the test suite (PYTEST_ARGS=... to pass options)"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 
@@ -47,9 +47,9 @@ run: install
 		echo "      Authorization: Bearer $$token"; \
 		echo; \
 	fi; \
-	echo "  Serving on http://$(HOST):$(PORT)/ (API docs at /docs); Ctrl-C stops."; \
+	echo "  Serving on http://$(BIND):$(PORT)/ (API docs at /docs); Ctrl-C stops."; \
 	echo; \
-	BACKCHANNEL_WRITE_TOKENS="$$token" exec $(BIN)/backchannel serve --host $(HOST) --port $(PORT)
+	BACKCHANNEL_WRITE_TOKENS="$$token" exec $(BIN)/backchannel serve --host $(BIND) --port $(PORT)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -49,9 +49,14 @@ class Cli:
         self.url = url
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, expect: int = 0) -> Result:
-        env = {"BACKCHANNEL_DATABASE_URL": self.url, "BACKCHANNEL_LOG_FORMAT": "json"}
-        result = self.runner.invoke(app, list(args), env=env)
+    def __call__(self, *args: str, expect: int = 0, stdin: str | None = None) -> Result:
+        env: dict[str, str | None] = {
+            "BACKCHANNEL_DATABASE_URL": self.url,
+            "BACKCHANNEL_LOG_FORMAT": "json",
+            "FORCE_COLOR": None,  # plain tables, whatever the terminal running the tests
+            "TTY_COMPATIBLE": None,
+        }
+        result = self.runner.invoke(app, list(args), env=env, input=stdin)
         assert result.exit_code == expect, (
             f"`backchannel {' '.join(args)}` exited {result.exit_code}, not {expect}:\n"
             f"{result.output}"
@@ -214,6 +219,15 @@ def test_a_bad_actor_line_stores_no_actor(cli: Cli, tmp_path: Path) -> None:
     assert "line 3" in result.stderr
     assert "kind" in result.stderr
     assert "actors: 20 stored" in cli("seed").stdout  # nothing of the file was kept
+
+
+def test_import_reads_standard_input_for_a_dash(cli: Cli) -> None:
+    cli("migrate")
+    actors = (SEEDS / "actors.jsonl").read_text(encoding="utf-8")
+    assert "actors: 20 stored" in cli("import", "--actors", "-", stdin=actors).stdout
+    events = (SEEDS / "events.jsonl").read_text(encoding="utf-8")
+    assert "events: 17 stored" in cli("import", "-", stdin=events).stdout
+    assert "events: 0 stored, 17 already present" in cli("seed").stdout
 
 
 def test_missing_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
