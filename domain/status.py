@@ -74,6 +74,19 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """The rule's whole verdict, constant over valid time [start, end); None is an open end."""
+
+    verdict: Verdict
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def interval(self) -> Interval:
+        return Interval(self.verdict.status, self.start, self.end, self.verdict.evidence)
+
+
+@dataclass(frozen=True)
 class ChannelStatus:
     """The full status answer for one channel at (as_of, known_at)."""
 
@@ -143,7 +156,11 @@ def timeline(facts: Sequence[RecordedContact], window: timedelta) -> list[Interv
     where an event occurs or where a contact or hotline test falls out of the
     window, so those instants bound the intervals.
     """
-    pieces = list(_sweep(facts, window))
+    return merge(phase.interval for phase in sweep(facts, window))
+
+
+def merge(pieces: Iterable[Interval]) -> list[Interval]:
+    """Join adjacent pieces of one status into one interval, keeping every piece's evidence."""
     merged: list[Interval] = []
     for status, group in groupby(pieces, key=lambda p: p.status):
         parts = list(group)
@@ -171,7 +188,6 @@ def channel_status(
         if interval.contains(as_of):
             since = interval.start
     visible = [f for f in facts if f.valid_from <= as_of]
-    recent = Counter(f.type.value for f in visible if as_of - f.valid_from < window)
     return ChannelStatus(
         channel=channel,
         as_of=as_of,
@@ -179,17 +195,32 @@ def channel_status(
         status=verdict.status,
         since=since,
         last_contact=verdict.last_contact,
-        requests_since_contact=dict(Counter(f.fact.actor for f in verdict.requests)),
-        refusals_since_contact=dict(Counter(f.fact.actor for f in verdict.refusals)),
-        recent=dict(sorted(recent.items())),
+        requests_since_contact=by_actor(verdict.requests),
+        refusals_since_contact=by_actor(verdict.refusals),
+        recent=recent(visible, as_of, window),
         event_count=len(visible),
         evidence=verdict.evidence,
         events=tuple(visible),
     )
 
 
-def _sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Interval]:
-    """Yield (status, [t_i, t_i+1)) for every instant where the status may change."""
+def recent(facts: Iterable[RecordedContact], as_of: datetime, window: timedelta) -> dict[str, int]:
+    """Events per type within the window before `as_of` (facts already visible at `as_of`)."""
+    counts = Counter(f.type.value for f in facts if as_of - f.valid_from < window)
+    return dict(sorted(counts.items()))
+
+
+def by_actor(facts: Iterable[RecordedContact]) -> dict[str, int]:
+    """How many of `facts` each actor stated (who is reaching out, who is refusing)."""
+    return dict(Counter(f.fact.actor for f in facts))
+
+
+def sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Phase]:
+    """Yield the rule's verdict over [t_i, t_i+1) for every instant where it may change.
+
+    The first phase, from the open start of valid time, holds before any event.
+    Within a phase the visible facts, and so the whole verdict, are constant.
+    """
     ordered = sorted(facts, key=lambda f: f.sort_key)
     instants = sorted(
         {f.valid_from for f in ordered}
@@ -202,7 +233,7 @@ def _sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Inte
     latest_test: RecordedContact | None = None
     groups = groupby(ordered, key=lambda f: f.valid_from)
     pending_group = next(groups, None)
-    yield Interval(Status.NO_CONTACT, None, instants[0] if instants else None)
+    yield Phase(Verdict(Status.NO_CONTACT), None, instants[0] if instants else None)
     for index, at in enumerate(instants):
         while pending_group is not None and pending_group[0] <= at:
             group = list(pending_group[1])
@@ -220,18 +251,20 @@ def _sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Inte
         end = instants[index + 1] if index + 1 < len(instants) else None
         anchor = (last.id,) if last else ()
         if refusals:
-            verdict = Interval(Status.REFUSED, at, end, anchor + _ids(refusals))
+            verdict = Verdict(
+                Status.REFUSED, anchor + _ids(refusals), last, tuple(requests), tuple(refusals)
+            )
         elif requests:
-            verdict = Interval(Status.PENDING, at, end, anchor + _ids(requests))
+            verdict = Verdict(Status.PENDING, anchor + _ids(requests), last, tuple(requests))
         elif last is not None and at - last.valid_from < window:
-            verdict = Interval(Status.OPEN, at, end, anchor)
+            verdict = Verdict(Status.OPEN, anchor, last)
         elif latest_test is not None and at - latest_test.valid_from < window:
-            verdict = Interval(Status.STANDBY, at, end, (latest_test.id,))
+            verdict = Verdict(Status.STANDBY, (latest_test.id,), last)
         elif last is not None:
-            verdict = Interval(Status.DORMANT, at, end, anchor)
+            verdict = Verdict(Status.DORMANT, anchor, last)
         else:
-            verdict = Interval(Status.NO_CONTACT, at, end)
-        yield verdict
+            verdict = Verdict(Status.NO_CONTACT)
+        yield Phase(verdict, at, end)
 
 
 def _ids(facts: Iterable[RecordedContact]) -> tuple[UUID, ...]:
