@@ -319,7 +319,19 @@ function setFilter(name, value, { push = true } = {}) {
   render();
 }
 
+/** On a phone the filters fold away (unless one is set), so the channels come first. */
+function foldFiltersOnPhones() {
+  const narrow = window.matchMedia("(max-width: 520px)");
+  const apply = () => {
+    const active = ["q", "actor", "country", "status"].some((name) => page.state[name]);
+    $("filters-box").open = !narrow.matches || active;
+  };
+  apply();
+  narrow.addEventListener("change", apply);
+}
+
 function setupControls() {
+  foldFiltersOnPhones();
   const statusSelect = $("status");
   for (const info of STATUSES) statusSelect.append(h("option", { value: info.id }, info.word));
 

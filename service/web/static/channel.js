@@ -8,7 +8,7 @@ import { LANES, typeInfo } from "./events.js";
 import { keepCurrent, showLive } from "./live.js";
 import { badge, legendItems, statusInfo } from "./status.js";
 import { drawTimeline, eventDetails, glyph } from "./timeline.js";
-import { DAY, fromLocalInput, human, instant, microKey, toLocalInput, today } from "./time.js";
+import { DAY, fromLocalInput, human, instant, toLocalInput, today } from "./time.js";
 
 const $ = (id) => document.getElementById(id);
 const [, , first, second] = window.location.pathname.split("/").map(decodeURIComponent);
@@ -45,15 +45,9 @@ function writeState() {
 
 const names = (id) => actorName(page.actors, id);
 
-/** What the record held at `known_at`: recorded by then, and retracted only by then. */
-function asKnown(events, knownAt) {
-  const known = knownAt ? microKey(knownAt) : null;
-  return events
-    .filter((e) => !known || microKey(e.recorded_at) <= known)
-    .map((e) => ({
-      ...e,
-      retractedNow: Boolean(e.retracted) && (!known || microKey(e.retracted.at) <= known),
-    }));
+/** The API marks `retracted` only when the retraction was recorded by `known_at`. */
+function withRetraction(events) {
+  return events.map((e) => ({ ...e, retractedNow: Boolean(e.retracted) }));
 }
 
 async function load({ live = false } = {}) {
@@ -63,7 +57,7 @@ async function load({ live = false } = {}) {
   const [status, timeline, events] = await Promise.all([
     getJSON(base, { as_of, known_at }),
     collect(`${base}/timeline`, { known_at }),
-    collect(`${base}/events`),
+    collect(`${base}/events`, { known_at }),
   ]);
   if (generation !== page.generation) return;
   const missing = status.actors.filter((id) => !page.actors.has(id));
@@ -76,7 +70,7 @@ async function load({ live = false } = {}) {
   page.signature = signature;
   page.status = status;
   page.intervals = timeline;
-  page.events = asKnown(events, known_at);
+  page.events = withRetraction(events);
   render();
 }
 

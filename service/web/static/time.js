@@ -12,16 +12,6 @@ export function instant(text) {
   return Date.parse(text);
 }
 
-/** A sortable key at microsecond precision, for comparing transaction times. */
-export function microKey(text) {
-  if (!text) return "";
-  if (DATE_ONLY.test(text)) return `${text}T00:00:00.000000`;
-  const ms = Date.parse(text);
-  const whole = new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19);
-  const fraction = (text.match(/\.(\d+)/)?.[1] || "").padEnd(6, "0").slice(0, 6);
-  return `${whole}.${fraction}`;
-}
-
 /** "YYYY-MM-DD" of an instant, in UTC. */
 export function isoDate(ms) {
   return new Date(ms).toISOString().slice(0, 10);

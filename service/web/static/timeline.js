@@ -300,9 +300,14 @@ function wireMarks(wrap, tip, marks, width, actors, onChoose) {
     tip.hidden = true;
     for (const m of marks) m.mark.classList.remove("active");
   };
+  // Leaving a mark returns the tooltip to the mark that has the keyboard focus, if any.
   const hideSoon = () => {
     clearTimeout(hideTimer);
-    hideTimer = setTimeout(hide, 250);
+    hideTimer = setTimeout(() => {
+      const focused = marks.find((m) => m.mark === document.activeElement);
+      if (focused) show(focused);
+      else hide();
+    }, 250);
   };
   tip.onmouseenter = () => clearTimeout(hideTimer);
   tip.onmouseleave = hideSoon;
