@@ -11,7 +11,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
 STATIC = HERE / "static"
-ACTOR_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# An actor in a channel's path: its id, or any name or alias the API resolves.
+MAX_ACTOR_NAME = 300
 ASSET = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css|svg)$")
 MEDIA_TYPES = {
     "js": "text/javascript; charset=utf-8",
@@ -36,8 +37,8 @@ def board() -> HTMLResponse:
 
 @router.api_route("/channels/{a}/{b}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def channel(a: str, b: str) -> HTMLResponse:
-    """One channel: its timeline as status bands, and its events."""
-    if not (ACTOR_ID.match(a) and ACTOR_ID.match(b)):
+    """One channel: its timeline as status bands, and its events (actors by id or alias)."""
+    if max(len(a), len(b)) > MAX_ACTOR_NAME:
         raise HTTPException(status_code=404, detail="no such channel")
     return _page("channel.html")
 

@@ -193,6 +193,7 @@ def test_moving_the_date_to_20_february_shows_the_channel_open(page: Page, serve
     # Jake Sullivan's call was on 14 March: on 20 February that channel had no event yet.
     expect(channel(page, "jake-sullivan~nikolai-patrushev")).to_have_count(0)
 
+    expect(page.locator("#as-of-range")).to_have_attribute("data-earliest", re.compile(r"^2022-"))
     page.locator("#as-of-range").focus()
     page.keyboard.press("ArrowRight")  # the slider moves the board a day at a time
     expect(page.locator("#as-of-date")).to_have_value("2022-02-21")

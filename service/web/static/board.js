@@ -235,6 +235,7 @@ function setupRange() {
   range.min = "0";
   range.max = String(Math.max(daysBetween(page.earliest, today()), 1));
   $("as-of-date").max = today();
+  range.dataset.earliest = page.earliest;
   syncControls();
 }
 

@@ -45,6 +45,14 @@ function writeState() {
 
 const names = (id) => actorName(page.actors, id);
 
+/** A channel opened by alias ("/channels/austin/shoygu") shows its ids in the address bar. */
+function canonicalPath([a, b]) {
+  const path = `/channels/${a}/${b}`;
+  if (window.location.pathname !== path) {
+    window.history.replaceState(null, "", `${path}${window.location.search}`);
+  }
+}
+
 /** The API marks `retracted` only when the retraction was recorded by `known_at`. */
 function withRetraction(events) {
   return events.map((e) => ({ ...e, retractedNow: Boolean(e.retracted) }));
@@ -60,6 +68,7 @@ async function load({ live = false } = {}) {
     collect(`${base}/events`, { known_at }),
   ]);
   if (generation !== page.generation) return;
+  canonicalPath(status.actors);
   const missing = status.actors.filter((id) => !page.actors.has(id));
   for (const id of missing) page.actors.set(id, await getJSON(`/v1/actors/${encodeURIComponent(id)}`));
   const { as_of: _a, known_at: _k, ...lasting } = status;

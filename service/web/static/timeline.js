@@ -183,10 +183,10 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, actors, onCho
   for (const [t, label] of ticks(lo, hi, width - left - right)) {
     const tx = x(t);
     svg.append(s("line", { class: "grid-line", x1: tx, x2: tx, y1: BAND_TOP, y2: height - AXIS_HEIGHT }));
-    axis.append(
-      s("line", { x1: tx, x2: tx, y1: height - AXIS_HEIGHT, y2: height - AXIS_HEIGHT + 5 }),
-      s("text", { x: tx, y: height - 6, "text-anchor": "middle" }, label),
-    );
+    axis.append(s("line", { x1: tx, x2: tx, y1: height - AXIS_HEIGHT, y2: height - AXIS_HEIGHT + 5 }));
+    if (tx < width - right - label.length * 3.5) {
+      axis.append(s("text", { x: tx, y: height - 6, "text-anchor": "middle" }, label));
+    }
   }
   axis.append(s("line", { x1: left, x2: width - right, y1: height - AXIS_HEIGHT, y2: height - AXIS_HEIGHT }));
   svg.append(axis);

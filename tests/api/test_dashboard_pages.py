@@ -1,0 +1,76 @@
+"""The dashboard's pages and assets as the service serves them: all local."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from infra.settings import Settings
+from service.api import create_app
+from service.web.routes import PAGES, STATIC
+
+# What a page or a script may name with a scheme: the SVG namespace, never a place to fetch.
+ALLOWED_URLS = {"http://www.w3.org/2000/svg"}
+LINKED = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
+IMPORTED = re.compile(r"""(?:import|from)\s*["']([^"']+)["']""")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_the_board_is_served_at_the_root(client: TestClient) -> None:
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert 'id="board"' in answer.text
+
+
+def test_a_channel_page_is_served_for_ids_or_aliases(client: TestClient) -> None:
+    for path in ("/channels/lloyd-austin/sergei-shoigu", "/channels/Austin/Shoygu"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert 'id="timeline-wrap"' in answer.text
+
+
+def test_scripts_are_served_as_javascript_modules(client: TestClient) -> None:
+    answer = client.get("/static/board.js")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
+
+
+@pytest.mark.parametrize(
+    "name", ["nothing.js", "..%2Fweb%2Froutes.py", "routes.py", ".hidden.js", "board.JS"]
+)
+def test_only_the_dashboard_files_are_served(client: TestClient, name: str) -> None:
+    assert client.get(f"/static/{name}").status_code == 404
+
+
+def test_the_dashboard_is_left_out_of_the_api_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/" not in paths
+    assert not [p for p in paths if p.startswith(("/static", "/channels"))]
+
+
+def files() -> list[Path]:
+    return sorted([*PAGES.glob("*.html"), *STATIC.iterdir()])
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: p.name)
+def test_every_asset_is_local(client: TestClient, path: Path) -> None:
+    """Air-gapped networks: no CDN, no web font, no script from anywhere but this service."""
+    text = path.read_text(encoding="utf-8")
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", text)) <= ALLOWED_URLS, path.name
+    assert "@import" not in text and "url(http" not in text
+    for target in LINKED.findall(text) + IMPORTED.findall(text):
+        if target.startswith(("#", "/channels/", "mailto:")) or target == "/":
+            continue
+        url = target if target.startswith("/") else f"/static/{target.removeprefix('./')}"
+        assert client.get(url).status_code == 200, f"{path.name} links {target}"
