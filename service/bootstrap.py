@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from infra import schema
+from infra.readmodel import open_view
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 from service.application import Backchannel, Clock, utcnow
 
 
 def migrate(settings: Settings) -> str:
-    """Create the log's tables (the library's, idempotent) and bring ours to head."""
+    """Create the library's tables (log, tracking; idempotent) and bring ours to head."""
     Backchannel(eventsourcing_env(settings, create_table=True)).close()
+    open_view(settings, create_table=True).close()
     return schema.upgrade(settings)
 
 

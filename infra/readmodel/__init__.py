@@ -1,0 +1,65 @@
+"""The channel read model's storage: its tables' SQL for SQLite and PostgreSQL.
+
+`open_view(settings)` returns the view for the configured store: one of the
+eventsourcing library's tracking recorders, so every batch of view changes
+commits in one transaction with the position it brings the view to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+from infra.readmodel.base import (
+    Generation,
+    GenerationRetired,
+    PositionMoved,
+    tracking_name,
+)
+from infra.readmodel.changes import ChangeSet
+from infra.readmodel.reads import Found, Live, ViewReads, Window
+from infra.readmodel.writes import ViewWrites
+from infra.settings import Settings
+from infra.store import eventsourcing_env
+
+__all__ = [
+    "ChangeSet",
+    "ChannelView",
+    "Found",
+    "Generation",
+    "GenerationRetired",
+    "Live",
+    "PositionMoved",
+    "Window",
+    "open_view",
+    "tracking_name",
+]
+
+
+class ChannelView(ViewReads, ViewWrites):
+    """Everything the read model stores, read and written; one subclass per store."""
+
+    def close(self) -> None:
+        """Close the view's own connections."""
+        datastore = getattr(self, "datastore", None)
+        if datastore is not None:
+            datastore.close()
+
+
+def open_view(settings: Settings, *, create_table: bool = False) -> ChannelView:
+    """The view of the store named by the settings, on its own connections.
+
+    With `create_table`, the library's tracking table is created if missing
+    (`backchannel migrate` does this; alembic creates the view's own tables).
+    """
+    from infra.readmodel.postgres import PostgresChannelView
+    from infra.readmodel.sqlite import SQLiteChannelView
+
+    env = Environment(env=eventsourcing_env(settings, create_table=create_table))
+    factory = InfrastructureFactory.construct(env)
+    view_class: type[Any] = PostgresChannelView if settings.is_postgres else SQLiteChannelView
+    view = factory.tracking_recorder(view_class)
+    assert isinstance(view, ChannelView)
+    return view

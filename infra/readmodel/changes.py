@@ -1,0 +1,93 @@
+"""What one batch of the log changes in the read model, net of itself.
+
+The projector says, event by event, which segments stop being believed and
+which start; a `ChangeSet` folds that into the fewest writes: a row opened and
+closed within the batch is written once, already closed. A `Rewind` (a
+transaction time that arrived out of order) is a barrier: what came before it
+is written before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.events import RecordedContact, Retraction
+from domain.segments import Segment
+from infra.readmodel.rows import MAX_TIME, lower
+
+SegmentKey = tuple[str, int]  # (channel, valid_from)
+
+
+@dataclass
+class Opened:
+    """A segment row written by this batch."""
+
+    channel: str
+    segment: Segment
+    known_from: int
+    known_to: int = MAX_TIME
+
+
+@dataclass
+class SegmentWrites:
+    """Rows believed before this step that stop being believed, and new rows."""
+
+    closes: dict[SegmentKey, int] = field(default_factory=dict)
+    opened: list[Opened] = field(default_factory=list)
+    _open: dict[SegmentKey, Opened] = field(default_factory=dict)
+
+    def close(self, channel: str, segment: Segment, at: int) -> None:
+        key = (channel, lower(segment.start))
+        mine = self._open.pop(key, None)
+        if mine is not None:
+            mine.known_to = at
+        else:
+            self.closes[key] = at
+
+    def open(self, channel: str, segment: Segment, at: int) -> None:
+        row = Opened(channel, segment, at)
+        self.opened.append(row)
+        self._open[(channel, lower(segment.start))] = row
+
+    def rows(self) -> list[Opened]:
+        """The rows to insert; a row believed for no time at all is none."""
+        return [row for row in self.opened if row.known_to > row.known_from]
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """Forget what `channel`'s rows say from transaction time `at` on (it is re-told)."""
+
+    channel: str
+    at: int
+
+
+@dataclass
+class ChangeSet:
+    """Every write of one batch, in the order the view must apply them."""
+
+    channels: set[str] = field(default_factory=set)
+    facts: list[RecordedContact] = field(default_factory=list)
+    retractions: list[Retraction] = field(default_factory=list)
+    steps: list[SegmentWrites | Rewind] = field(default_factory=list)
+
+    def _writes(self) -> SegmentWrites:
+        if not self.steps or isinstance(self.steps[-1], Rewind):
+            self.steps.append(SegmentWrites())
+        last = self.steps[-1]
+        assert isinstance(last, SegmentWrites)
+        return last
+
+    def replace(self, channel: str, at: int, before: list[Segment], after: list[Segment]) -> None:
+        """From `at` on, `after` is believed instead of `before`; only differences are written."""
+        kept = set(before) & set(after)
+        writes = self._writes()
+        for segment in before:
+            if segment not in kept:
+                writes.close(channel, segment, at)
+        for segment in after:
+            if segment not in kept:
+                writes.open(channel, segment, at)
+
+    def rewind(self, channel: str, at: int) -> None:
+        self.steps.append(Rewind(channel, at))

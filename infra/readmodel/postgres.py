@@ -1,0 +1,103 @@
+"""The channel view on PostgreSQL: row and table locks order projectors and switches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL, Identifier
+
+from infra.readmodel import ChannelView
+from infra.readmodel.base import Cursor
+from infra.readmodel.rows import Row
+
+
+class PostgresChannelView(ChannelView, PostgresTrackingRecorder):
+    """The view's tables in the log's database."""
+
+    @contextmanager
+    def _reading(self) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=False) as c:
+            # One snapshot for every statement of the read.
+            c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield c
+
+    @contextmanager
+    def _writing(self) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=True) as c:
+            yield c
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+    def _in(self, column: str, name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+        return f"{column} = ANY(%({name})s)", {name: list(values)}
+
+    def _tracking_table(self) -> SQL:
+        return SQL("{0}.{1}").format(  # type: ignore[return-value]
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+        )
+
+    def _track(self, c: Cursor, tracking: Tracking) -> None:
+        self._insert_tracking(c, tracking)  # type: ignore[arg-type]
+
+    def _tracked(self, c: Cursor, name: str) -> int | None:
+        return self._max_tracking_id(name, c)  # type: ignore[arg-type]
+
+    def _lock_position(self, c: Cursor, name: str) -> int | None:
+        c.execute(
+            SQL("SELECT notification_id FROM {0} WHERE application_name = %s FOR UPDATE").format(
+                self._tracking_table()
+            ),
+            (name,),
+        )
+        row = c.fetchone()
+        return None if row is None else int(row["notification_id"])
+
+    def _lock_generations(self, c: Cursor, *, exclusive: bool) -> None:
+        # Projectors share the table; a switch of generations waits for their
+        # batches and they for it. Readers (ACCESS SHARE) are never blocked.
+        mode = "EXCLUSIVE" if exclusive else "SHARE"
+        c.execute(f"LOCK TABLE projection_generations IN {mode} MODE")
+
+    def _forget_tracking(self, c: Cursor, name: str) -> None:
+        c.execute(
+            SQL("DELETE FROM {0} WHERE application_name = %s").format(self._tracking_table()),
+            (name,),
+        )
+
+    def head(self) -> int:
+        with self._reading() as c:
+            c.execute(
+                SQL("SELECT MAX(notification_id) AS head FROM {0}.stored_events").format(
+                    Identifier(self.datastore.schema)
+                )
+            )
+            row = c.fetchone()
+            return int(row["head"] or 0)
+
+    def _board_rows(
+        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
+    ) -> list[Row]:
+        # For each channel in id order, its one segment at (as_of, known_at): the
+        # latest start at or before as_of among the rows believed at known_at.
+        c.execute(
+            "SELECT s.* FROM channels AS ch CROSS JOIN LATERAL ("
+            "  SELECT t.channel, t.valid_from, t.valid_to, t.known_from, t.known_to, t.status, "
+            "  t.since, t.event_count, t.last_contact, t.evidence, t.requests, t.refusals "
+            "  FROM channel_segments AS t "
+            "  WHERE t.generation = ch.generation AND t.channel = ch.channel "
+            "  AND t.valid_from <= %(a)s AND t.known_from <= %(k)s AND t.known_to > %(k)s "
+            "  ORDER BY t.valid_from DESC LIMIT 1) AS s "
+            "WHERE ch.generation = %(g)s AND ch.channel > %(after)s "
+            + ("AND (ch.actor_a = %(actor)s OR ch.actor_b = %(actor)s) " if actor else "")
+            + "AND s.event_count > 0 "
+            + ("AND s.status = %(status)s " if status else "")
+            + "ORDER BY ch.channel "
+            + ("LIMIT %(limit)s" if params["limit"] >= 0 else ""),
+            params,
+        )
+        return list(c.fetchall())

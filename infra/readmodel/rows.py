@@ -1,0 +1,153 @@
+"""How the read model's rows spell domain values: times as integers, lists as JSON.
+
+Times are microseconds since 1970-01-01 UTC; the open ends of valid and
+transaction time are MIN_TIME and MAX_TIME, so every range condition is a plain
+comparison an index can serve.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain.events import (
+    ContactFact,
+    EventType,
+    Precision,
+    RecordedContact,
+    Retraction,
+    channel_actors,
+    stored_fact,
+)
+from domain.segments import Segment
+from domain.status import Status
+
+MIN_TIME = -(2**62)
+MAX_TIME = 2**62
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+Row = Mapping[str, Any]
+
+
+def micros(at: datetime) -> int:
+    """An aware datetime as microseconds since the epoch."""
+    return (at - EPOCH) // MICROSECOND
+
+
+def instant(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def lower(at: datetime | None) -> int:
+    """A start of valid time; None is the open start."""
+    return MIN_TIME if at is None else micros(at)
+
+
+def upper(at: datetime | None) -> int:
+    """An end of valid or transaction time; None is the open end."""
+    return MAX_TIME if at is None else micros(at)
+
+
+def segment_row(
+    generation: int, channel: str, segment: Segment, known_from: int, known_to: int
+) -> dict[str, Any]:
+    return {
+        "generation": generation,
+        "channel": channel,
+        "valid_from": lower(segment.start),
+        "known_from": known_from,
+        "valid_to": upper(segment.end),
+        "known_to": known_to,
+        "status": segment.status.value,
+        "since": None if segment.since is None else micros(segment.since),
+        "event_count": segment.event_count,
+        "last_contact": None if segment.last_contact is None else str(segment.last_contact),
+        "evidence": json.dumps([str(e) for e in segment.evidence]),
+        "requests": json.dumps(dict(segment.requests)),
+        "refusals": json.dumps(dict(segment.refusals)),
+    }
+
+
+def segment_from(row: Row) -> Segment:
+    return Segment(
+        start=None if row["valid_from"] == MIN_TIME else instant(row["valid_from"]),
+        end=None if row["valid_to"] == MAX_TIME else instant(row["valid_to"]),
+        status=Status(row["status"]),
+        since=None if row["since"] is None else instant(row["since"]),
+        evidence=tuple(UUID(e) for e in json.loads(row["evidence"])),
+        last_contact=None if row["last_contact"] is None else UUID(row["last_contact"]),
+        requests=tuple(json.loads(row["requests"]).items()),
+        refusals=tuple(json.loads(row["refusals"]).items()),
+        event_count=row["event_count"],
+    )
+
+
+def fact_row(generation: int, contact: RecordedContact) -> dict[str, Any]:
+    fact = contact.fact
+    return {
+        "generation": generation,
+        "event_id": str(fact.id),
+        "channel": fact.channel,
+        "type": fact.type.value,
+        "actor": fact.actor,
+        "counterpart": fact.counterpart,
+        "valid_from": micros(fact.valid_from),
+        "recorded_at": micros(contact.recorded_at),
+        "position": contact.position,
+        "fact": json.dumps(fact.to_dict(), separators=(",", ":")),
+    }
+
+
+def retraction_row(generation: int, retraction: Retraction) -> dict[str, Any]:
+    return {
+        "generation": generation,
+        "event_id": str(retraction.event_id),
+        "retracted_at": micros(retraction.recorded_at),
+        "retraction_id": str(retraction.id),
+        "retraction_position": retraction.position,
+        "retraction_reason": retraction.reason,
+    }
+
+
+def contact_from(row: Row) -> RecordedContact:
+    """The fact as recorded, in full (for answers)."""
+    return RecordedContact(
+        stored_fact(json.loads(row["fact"])), instant(row["recorded_at"]), row["position"]
+    )
+
+
+def sketch_from(row: Row) -> RecordedContact:
+    """The fact with only what the rule reads: id, type, valid time and who acted.
+
+    Cheaper to build than `contact_from`, for the projector's memory of a channel.
+    """
+    fact = ContactFact(
+        id=UUID(row["event_id"]),
+        type=EventType(row["type"]),
+        occurred_at=instant(row["valid_from"]),
+        precision=Precision.EXACT,
+        actor=row["actor"],
+        counterpart=row["counterpart"],
+    )
+    return RecordedContact(fact, instant(row["recorded_at"]), row["position"])
+
+
+def retraction_from(row: Row) -> Retraction | None:
+    if row["retracted_at"] is None:
+        return None
+    return Retraction(
+        id=UUID(row["retraction_id"]),
+        event_id=UUID(row["event_id"]),
+        reason=row["retraction_reason"] or "",
+        recorded_at=instant(row["retracted_at"]),
+        position=row["retraction_position"],
+    )
+
+
+def channel_row(generation: int, channel: str) -> dict[str, Any]:
+    actor_a, actor_b = channel_actors(channel)
+    return {"generation": generation, "channel": channel, "actor_a": actor_a, "actor_b": actor_b}

@@ -1,0 +1,170 @@
+"""The projector's side of the view: memory of channels, and one batch per transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from infra.readmodel.base import Cursor, GenerationRetired, PositionMoved, ViewBase
+from infra.readmodel.changes import ChangeSet, Rewind
+from infra.readmodel.rows import (
+    MAX_TIME,
+    Row,
+    channel_row,
+    fact_row,
+    retraction_row,
+    segment_row,
+)
+
+FACT_COLUMNS = (
+    "event_id, channel, type, actor, counterpart, valid_from, recorded_at, position, "
+    "retracted_at, retraction_id, retraction_position, retraction_reason"
+)
+
+
+class ViewWrites(ViewBase):
+    """Loading what the projector remembers, and writing what it decided."""
+
+    # -- the projector's side -------------------------------------------------
+
+    def load(self, generation: int, channels: Sequence[str]) -> Iterator[Row]:
+        """Every fact of `channels` (without its JSON), for the projector's memory."""
+        for start in range(0, len(channels), 500):
+            condition, params = self._in("channel", "c", channels[start : start + 500])
+            params["g"] = generation
+            with self._reading() as c:
+                c.execute(
+                    self._sql(
+                        f"SELECT {FACT_COLUMNS} FROM channel_facts "
+                        f"WHERE generation = %(g)s AND {condition}"
+                    ),
+                    params,
+                )
+                yield from c.fetchall()
+
+    def channels_of(self, generation: int, event_ids: Sequence[str]) -> dict[str, str]:
+        """The channel of each recorded fact among `event_ids`."""
+        if not event_ids:
+            return {}
+        condition, params = self._in("event_id", "e", event_ids)
+        params["g"] = generation
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    "SELECT event_id, channel FROM channel_facts "
+                    f"WHERE generation = %(g)s AND {condition}"
+                ),
+                params,
+            )
+            return {row["event_id"]: row["channel"] for row in c.fetchall()}
+
+    def apply(self, generation: int, changes: ChangeSet, tracking: Tracking, previous: int) -> None:
+        """Write one batch and its tracking record in one transaction.
+
+        Refused (nothing written) if the generation was retired meanwhile, or
+        if its tracked position is no longer `previous` (another projector ran).
+        """
+        g = generation
+        with self._writing() as c:
+            self._lock_generations(c, exclusive=False)
+            moved = self._lock_position(c, tracking.application_name)
+            if (moved or 0) != previous:
+                raise PositionMoved(f"generation {g} is at {moved}, not {previous}")
+            c.execute(
+                self._sql("SELECT state FROM projection_generations WHERE generation = %(g)s"),
+                {"g": g},
+            )
+            state = c.fetchone()
+            if state is None or state["state"] == "retired":
+                raise GenerationRetired(f"generation {g} is retired")
+            self._track(c, tracking)
+            if changes.channels:
+                c.executemany(
+                    self._sql(
+                        "INSERT INTO channels (generation, channel, actor_a, actor_b) "
+                        "VALUES (%(generation)s, %(channel)s, %(actor_a)s, %(actor_b)s) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    [channel_row(g, ch) for ch in sorted(changes.channels)],
+                )
+            if changes.facts:
+                self._insert_facts(c, [fact_row(g, f) for f in changes.facts])
+            if changes.retractions:
+                c.executemany(
+                    self._sql(
+                        "UPDATE channel_facts SET retracted_at = %(retracted_at)s, "
+                        "retraction_id = %(retraction_id)s, "
+                        "retraction_position = %(retraction_position)s, "
+                        "retraction_reason = %(retraction_reason)s "
+                        "WHERE generation = %(generation)s AND event_id = %(event_id)s"
+                    ),
+                    [retraction_row(g, r) for r in changes.retractions],
+                )
+            for step in changes.steps:
+                if isinstance(step, Rewind):
+                    self._rewind(c, g, step)
+                    continue
+                if step.closes:
+                    c.executemany(
+                        self._sql(
+                            "UPDATE channel_segments SET known_to = %(at)s "
+                            "WHERE generation = %(g)s AND channel = %(c)s "
+                            f"AND valid_from = %(v)s AND known_to = {MAX_TIME}"
+                        ),
+                        [
+                            {"g": g, "c": channel, "v": start, "at": at}
+                            for (channel, start), at in step.closes.items()
+                        ],
+                    )
+                rows = step.rows()
+                if rows:
+                    self._insert_segments(
+                        c,
+                        [
+                            segment_row(g, r.channel, r.segment, r.known_from, r.known_to)
+                            for r in rows
+                        ],
+                    )
+
+    def _insert_facts(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
+        c.executemany(
+            self._sql(
+                "INSERT INTO channel_facts (generation, event_id, channel, type, actor, "
+                "counterpart, valid_from, recorded_at, position, fact) VALUES "
+                "(%(generation)s, %(event_id)s, %(channel)s, %(type)s, %(actor)s, "
+                "%(counterpart)s, %(valid_from)s, %(recorded_at)s, %(position)s, %(fact)s)"
+            ),
+            rows,
+        )
+
+    def _insert_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
+        c.executemany(
+            self._sql(
+                "INSERT INTO channel_segments (generation, channel, valid_from, known_from, "
+                "valid_to, known_to, status, since, event_count, last_contact, evidence, "
+                "requests, refusals) VALUES (%(generation)s, %(channel)s, %(valid_from)s, "
+                "%(known_from)s, %(valid_to)s, %(known_to)s, %(status)s, %(since)s, "
+                "%(event_count)s, %(last_contact)s, %(evidence)s, %(requests)s, %(refusals)s)"
+            ),
+            rows,
+        )
+
+    def _rewind(self, c: Cursor, generation: int, step: Rewind) -> None:
+        params = {"g": generation, "c": step.channel, "at": step.at}
+        c.execute(
+            self._sql(
+                "DELETE FROM channel_segments WHERE generation = %(g)s AND channel = %(c)s "
+                "AND known_from >= %(at)s"
+            ),
+            params,
+        )
+        c.execute(
+            self._sql(
+                f"UPDATE channel_segments SET known_to = {MAX_TIME} "
+                "WHERE generation = %(g)s AND channel = %(c)s "
+                f"AND known_to >= %(at)s AND known_to < {MAX_TIME}"
+            ),
+            params,
+        )

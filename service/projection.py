@@ -1,0 +1,208 @@
+"""The channel projection: what each event of the log changes in the read model.
+
+For every contact fact or retraction, at its transaction time T, the projection
+recomputes the channel's segments (domain.segments) from the facts known at T
+and writes only the difference: rows no longer believed get `known_to = T`,
+new rows `known_from = T`. Segments before the event's valid time come out
+the same, so a backdated event rewrites only the part of the timeline it can
+change. A transaction time older than one already projected for the channel
+(two writers racing) rewinds that channel to T and re-tells what followed.
+
+The projection remembers recently used channels (their facts and current
+segments) so that a batch costs no reads; it forgets everything when a batch
+fails, and reloads from the view.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, Notification, Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from domain.contacts import Contact
+from domain.events import RecordedContact, Retraction, stored_fact
+from domain.segments import Segment, segments
+from domain.status import known_facts
+from infra.logging import get_logger
+from infra.readmodel import ChangeSet, ChannelView, tracking_name
+from infra.readmodel.rows import MICROSECOND, micros, retraction_from, sketch_from
+
+RECORDED = get_topic(Contact.Recorded)
+RETRACTED = get_topic(Contact.Retracted)
+Item = RecordedContact | Retraction
+log = get_logger("backchannel.projection")
+
+
+def fold(event: DomainEventProtocol[Any], position: int) -> Item | None:
+    """The contact fact or retraction a domain event records, if it records one."""
+    if isinstance(event, Contact.Recorded):
+        return RecordedContact(stored_fact(event.fact), event.timestamp, position)
+    if isinstance(event, Contact.Retracted):
+        return Retraction(
+            event.retraction_id, event.originator_id, event.reason, event.timestamp, position
+        )
+    return None
+
+
+def decode(mapper: Mapper[Any], notification: Notification) -> Item | None:
+    """Like `fold`, straight from the log; other events are not even decoded."""
+    if notification.topic not in (RECORDED, RETRACTED):
+        return None
+    return fold(mapper.to_domain_event(notification), notification.id)
+
+
+@dataclass
+class Ledger:
+    """What the projection remembers of one channel."""
+
+    facts: dict[UUID, RecordedContact] = field(default_factory=dict)
+    retractions: dict[UUID, Retraction] = field(default_factory=dict)
+    believed: list[Segment] = field(default_factory=list)  # rows with known_to = +inf
+    last_tx: datetime | None = None
+
+    def known_at(self, at: datetime) -> list[RecordedContact]:
+        return known_facts(self.facts.values(), self.retractions.values(), at)
+
+    def times(self) -> set[datetime]:
+        """Every transaction time at which the channel's record changed."""
+        return {f.recorded_at for f in self.facts.values()} | {
+            r.recorded_at for r in self.retractions.values()
+        }
+
+    def segments_at(self, at: datetime, window: timedelta) -> list[Segment]:
+        """What the view believes at `at`: nothing before the channel's first fact."""
+        if not any(f.recorded_at <= at for f in self.facts.values()):
+            return []
+        return segments(self.known_at(at), window)
+
+
+class ChannelProjection(Projection[ChannelView]):
+    """Projects contact facts and retractions into one generation of the channel view."""
+
+    name = "channels"
+    topics = (RECORDED, RETRACTED)
+
+    def __init__(
+        self,
+        view: ChannelView,
+        *,
+        generation: int,
+        window: timedelta,
+        cache_channels: int = 20_000,
+    ) -> None:
+        super().__init__(view)
+        self.generation = generation
+        self.window = window
+        self.cache_channels = cache_channels
+        self.tracking_name = tracking_name(generation)
+        self._ledgers: OrderedDict[str, Ledger] = OrderedDict()
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Project one event in its own transaction (the Projector batches instead)."""
+        item = fold(domain_event, tracking.notification_id)
+        previous = self.view.max_tracking_id(self.tracking_name) or 0
+        self.process([item] if item else [], tracking.notification_id, previous)
+
+    def process(self, items: Sequence[Item], position: int, previous: int) -> None:
+        """Project `items` and move the view from `previous` to `position`, in one transaction."""
+        changes = ChangeSet()
+        try:
+            channels = self._prepare(items)
+            for item, channel in zip(items, channels, strict=True):
+                if channel is not None:
+                    self._apply(item, channel, changes)
+            self.view.apply(
+                self.generation, changes, Tracking(self.tracking_name, position), previous
+            )
+        except BaseException:
+            self.forget()
+            raise
+        while len(self._ledgers) > self.cache_channels:
+            self._ledgers.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop every remembered channel (they are reloaded from the view when needed)."""
+        self._ledgers.clear()
+
+    # -- one batch --------------------------------------------------------------
+
+    def _prepare(self, items: Sequence[Item]) -> list[str | None]:
+        """Each item's channel (None for a retraction of an unknown fact); load their ledgers."""
+        in_batch = {i.fact.id: i.fact.channel for i in items if isinstance(i, RecordedContact)}
+        targets = [
+            str(i.event_id)
+            for i in items
+            if isinstance(i, Retraction) and i.event_id not in in_batch
+        ]
+        stored = self.view.channels_of(self.generation, targets)
+        channels: list[str | None] = []
+        for item in items:
+            if isinstance(item, RecordedContact):
+                channels.append(item.fact.channel)
+            else:
+                found = in_batch.get(item.event_id) or stored.get(str(item.event_id))
+                if found is None:
+                    log.warning("retraction of an unknown fact", event_id=str(item.event_id))
+                channels.append(found)
+        self._load(sorted({c for c in channels if c is not None} - set(self._ledgers)))
+        return channels
+
+    def _load(self, channels: Sequence[str]) -> None:
+        ledgers: dict[str, Ledger] = {c: Ledger() for c in channels}
+        for row in self.view.load(self.generation, channels):
+            ledger = ledgers[row["channel"]]
+            contact = sketch_from(row)
+            ledger.facts[contact.id] = contact
+            retraction = retraction_from(row)
+            if retraction is not None:
+                ledger.retractions[retraction.event_id] = retraction
+        for channel, ledger in ledgers.items():
+            times = ledger.times()
+            if times:
+                ledger.last_tx = max(times)
+                ledger.believed = segments(ledger.known_at(ledger.last_tx), self.window)
+            self._ledgers[channel] = ledger
+
+    def _apply(self, item: Item, channel: str, changes: ChangeSet) -> None:
+        ledger = self._ledgers[channel]
+        self._ledgers.move_to_end(channel)
+        if isinstance(item, RecordedContact):
+            if item.id in ledger.facts:
+                return
+            if not ledger.facts:
+                changes.channels.add(channel)
+            ledger.facts[item.id] = item
+            changes.facts.append(item)
+        else:
+            if item.event_id not in ledger.facts or item.event_id in ledger.retractions:
+                return
+            ledger.retractions[item.event_id] = item
+            changes.retractions.append(item)
+        self._revise(channel, ledger, item.recorded_at, changes)
+
+    def _revise(self, channel: str, ledger: Ledger, at: datetime, changes: ChangeSet) -> None:
+        """Write what the channel's record says from transaction time `at` on."""
+        times: Iterable[datetime]
+        if ledger.last_tx is not None and at <= ledger.last_tx:
+            # Out of order (or a repeated instant): rewind the channel to `at` and re-tell.
+            changes.rewind(channel, micros(at))
+            before = ledger.segments_at(at - MICROSECOND, self.window)
+            times = sorted(t for t in ledger.times() if t >= at)
+            ledger.last_tx = max(ledger.last_tx, at)
+        else:
+            before = ledger.believed
+            times = [at]
+            ledger.last_tx = at
+        for t in times:
+            after = segments(ledger.known_at(t), self.window)
+            changes.replace(channel, micros(t), before, after)
+            before = after
+        ledger.believed = before

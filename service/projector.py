@@ -1,0 +1,233 @@
+"""The projector: keeps the channel read model caught up with the log.
+
+It reads the log in batches (the recorder's `select_notifications`), has the
+projection turn each batch into view changes, and commits them with the
+batch's last position in one transaction: after a crash it resumes from the
+position the view holds, and nothing is applied twice. Once caught up it
+waits: on PostgreSQL for the log's NOTIFY, on SQLite by polling.
+
+Use it in-process (`start()` / `stop()`: a background thread, as `backchannel
+serve` does) or as a process of its own (`run()`: `backchannel projector`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from infra.logging import get_logger
+from infra.readmodel import ChannelView, GenerationRetired, PositionMoved, open_view, tracking_name
+from infra.readmodel.rows import MICROSECOND, micros
+from infra.settings import Settings
+from service.application import Backchannel
+from service.bootstrap import bootstrap
+from service.projection import ChannelProjection, decode
+
+log = get_logger("backchannel.projector")
+Progress = Callable[[int, int], None]
+
+
+class WindowMismatch(RuntimeError):
+    """The live read model was built for another window W than the settings say."""
+
+
+class Projector:
+    """Follows the log into one generation of the channel view (the live one by default)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        app: Backchannel | None = None,
+        view: ChannelView | None = None,
+        generation: int | None = None,
+        batch_size: int = 500,
+        cache_channels: int = 20_000,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self._owns = (app is None, view is None)
+        self.app = app if app is not None else bootstrap(settings)
+        self.view = view if view is not None else open_view(settings)
+        self.generation = generation
+        self.batch_size = batch_size
+        self.cache_channels = cache_channels
+        self.poll_interval = poll_interval
+        self.position = 0
+        self.last_error: BaseException | None = None
+        self._projection: ChannelProjection | None = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._advanced = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # -- attaching to a generation ----------------------------------------------
+
+    def attach(self) -> ChannelProjection:
+        """The projection for our generation, resumed from the position the view holds."""
+        if self._projection is not None:
+            return self._projection
+        window_us = self.settings.window // MICROSECOND
+        number = self.generation
+        if number is None:
+            live = self.view.live()
+            if live is None:
+                with suppress(ValueError):  # another projector created it first
+                    self.view.create_generation(window_us, micros(datetime.now(UTC)), live=True)
+                live = self.view.live()
+                assert live is not None
+            number, built_for = live.number, live.window_us
+        else:
+            found = [g for g in self.view.generations() if g.number == number]
+            if not found or found[0].state == "retired":
+                raise GenerationRetired(f"generation {number} is not there to build")
+            built_for = found[0].window_us
+        if built_for != window_us:
+            raise WindowMismatch(
+                f"the read model was built for W = {built_for // 86_400_000_000} days and the "
+                f"settings say {self.settings.window_days}: run `backchannel projections rebuild`"
+            )
+        self._projection = ChannelProjection(
+            self.view,
+            generation=number,
+            window=self.settings.window,
+            cache_channels=self.cache_channels,
+        )
+        self.position = self.view.max_tracking_id(tracking_name(number)) or 0
+        log.info("projector attached", generation=number, position=self.position)
+        return self._projection
+
+    # -- processing -------------------------------------------------------------
+
+    def head(self) -> int:
+        """The log's last position."""
+        return self.app.head()
+
+    def lag(self) -> int:
+        """How many positions the view is behind the log."""
+        return max(0, self.head() - self.position)
+
+    def step(self) -> int:
+        """Project the next batch in one transaction; how many notifications it held."""
+        projection = self.attach()
+        batch = self.app.recorder.select_notifications(
+            start=self.position + 1, limit=self.batch_size
+        )
+        if not batch:
+            return 0
+        items = [item for item in (decode(self.app.mapper, n) for n in batch) if item]
+        try:
+            projection.process(items, batch[-1].id, self.position)
+        except (GenerationRetired, PositionMoved) as moved:
+            if self.generation is not None and isinstance(moved, GenerationRetired):
+                raise
+            log.info("projector re-attaching", reason=str(moved))
+            self._projection = None
+            return 0
+        with self._advanced:
+            self.position = batch[-1].id
+            self._advanced.notify_all()
+        return len(batch)
+
+    def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
+        """Project everything up to `until` (default: the head now); the position reached."""
+        target = self.head() if until is None else until
+        idle = 0
+        while self.position < target and not self._stopping.is_set():
+            if self.step():
+                idle = 0
+            else:
+                idle += 1
+                if idle > 3:
+                    target = min(target, self.head())
+                    time.sleep(0.05)
+            if progress is not None:
+                progress(self.position, target)
+        return self.position
+
+    def wait(self, position: int, timeout: float) -> bool:
+        """Block until the view has processed `position` (True) or `timeout` passes (False)."""
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self.position >= position, timeout)
+
+    def poke(self) -> None:
+        """Look at the log now rather than at the next poll (after a write, say)."""
+        self._wake.set()
+
+    # -- following --------------------------------------------------------------
+
+    def run(self) -> None:
+        """Follow the log until `stop()`; failures are logged and retried with back-off."""
+        listener = self._listen()
+        backoff = 0.1
+        try:
+            while not self._stopping.is_set():
+                try:
+                    done = self.step()
+                except WindowMismatch:
+                    raise
+                except Exception as error:
+                    self.last_error = error
+                    self._projection = None
+                    log.exception("projector batch failed", retry_in=backoff)
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                backoff = 0.1
+                if not done:
+                    self._idle(listener)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def start(self) -> None:
+        """Follow the log in a background thread."""
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self.run, name="projector", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop following (finishing the batch in hand) and close what this projector opened."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        owns_app, owns_view = self._owns
+        if owns_view:
+            self.view.close()
+        if owns_app:
+            self.app.close()
+
+    def _listen(self) -> Any:
+        """A connection LISTENing to the log's inserts (PostgreSQL), or None (poll)."""
+        if not self.settings.is_postgres:
+            return None
+        try:
+            connection = psycopg.connect(self.settings.database_url, autocommit=True)
+            channel = getattr(self.app.recorder, "channel_name", "stored_events")
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except psycopg.Error:
+            log.warning("cannot LISTEN to the log; polling instead")
+            return None
+        return connection
+
+    def _idle(self, listener: Any) -> None:
+        deadline = time.monotonic() + self.poll_interval
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if self._wake.is_set():
+                break
+            if listener is not None:
+                if any(True for _ in listener.notifies(timeout=0.1, stop_after=1)):
+                    break
+            else:
+                self._wake.wait(min(0.1, self.poll_interval))
+        self._wake.clear()
