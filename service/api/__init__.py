@@ -17,7 +17,7 @@ from infra.settings import Settings
 from service.api import actors, channels, events, ops
 from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
-from service.api.middleware import BodyLimit, RequestContext
+from service.api.middleware import BodyLimit, RequestContext, RouteTable
 from service.api.openapi import openapi_document
 from service.application import Backchannel
 from service.bootstrap import bootstrap
@@ -54,8 +54,9 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     dashboard = dashboard_router()
     if dashboard is not None:
         app.include_router(dashboard)
+    app.state.routes = routes = RouteTable.of(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext, metrics=metrics, routes=app.router.routes)
+    app.add_middleware(RequestContext, metrics=metrics, routes=routes)
     app.openapi = lambda: openapi_document(app, settings)  # type: ignore[method-assign]
     return app
 

@@ -123,7 +123,15 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
     if detail is None:
         detail = _default_detail(request, exc.status_code)
-    return problem(exc.status_code, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem(exc.status_code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method served at this path (Starlette names only the first route's)."""
+    return ", ".join(sorted(request.app.state.routes.methods(request.scope)))
 
 
 def _default_detail(request: Request, status: int) -> str:

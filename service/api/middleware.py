@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterable
 
 import structlog
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import BaseRoute, Match
+from starlette.routing import compile_path, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.logging import get_logger
@@ -36,22 +39,46 @@ def request_id_of(headers: Headers) -> str:
     return given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def route_template(scope: Scope, routes: list[BaseRoute]) -> str:
-    """The path template that serves the request (`/v1/events/{event_id}`), not its path."""
-    route = scope.get("route")
-    if route is None:
-        for candidate in routes:
-            match, _ = candidate.matches(scope)
-            if match != Match.NONE:
-                route = candidate
-                break
-    return getattr(route, "path", None) or UNMATCHED
+class RouteTable:
+    """The app's path templates and their methods: which template a path falls under."""
+
+    def __init__(self, routes: Iterable[tuple[str, set[str]]]) -> None:
+        self.routes = [(compile_path(path)[0], path, methods) for path, methods in routes]
+
+    @classmethod
+    def of(cls, app: FastAPI) -> RouteTable:
+        """The table of every route of `app`, included routers' too."""
+        return cls(
+            (context.path, set(context.methods or ()))
+            for context in iter_route_contexts(app.router.routes)
+            if context.path
+        )
+
+    def template(self, scope: Scope) -> str:
+        """The template serving the request (`/v1/events/{event_id}`), not its path."""
+        route = scope.get("route")
+        if getattr(route, "path", None):
+            return str(route.path)  # type: ignore[union-attr]
+        path = get_route_path(scope)
+        for pattern, template, _ in self.routes:
+            if pattern.match(path):
+                return template
+        return UNMATCHED
+
+    def methods(self, scope: Scope) -> set[str]:
+        """Every method some route serves at the request's path."""
+        path = get_route_path(scope)
+        found: set[str] = set()
+        for pattern, _, methods in self.routes:
+            if pattern.match(path):
+                found |= methods
+        return found
 
 
 class RequestContext:
     """Request id, access log line, metrics and the last-resort 500, for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics, routes: list[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics, routes: RouteTable) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes
@@ -86,7 +113,7 @@ class RequestContext:
                 self._record(scope, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = route_template(scope, self.routes)
+        route = self.routes.template(scope)
         method = scope["method"]
         self.metrics.observe_request(method, route, status, seconds)
         client = scope.get("client")
