@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)
     max_body_bytes: int = 1024 * 1024
     min_position_wait_seconds: float = 5.0
+    embedded_projector: bool = Field(
+        default=True,
+        description="run the read model's projector inside `serve` (false when a separate "
+        "`backchannel projector` process serves several API workers)",
+    )
+    projection_batch: int = Field(
+        default=1000, ge=1, le=100_000, description="log positions per read-model transaction"
+    )
+    projection_cache_channels: int = Field(
+        default=20_000, ge=1, description="channels the projector keeps in memory"
+    )
 
     @field_validator("database_url")
     @classmethod

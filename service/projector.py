@@ -32,6 +32,7 @@ from service.projection import ChannelProjection, decode
 
 log = get_logger("backchannel.projector")
 Progress = Callable[[int, int], None]
+REPORT_EVERY = 10.0  # seconds
 
 
 class WindowMismatch(RuntimeError):
@@ -48,8 +49,8 @@ class Projector:
         app: Backchannel | None = None,
         view: ChannelView | None = None,
         generation: int | None = None,
-        batch_size: int = 500,
-        cache_channels: int = 20_000,
+        batch_size: int | None = None,
+        cache_channels: int | None = None,
         poll_interval: float = 0.5,
     ) -> None:
         self.settings = settings
@@ -57,8 +58,8 @@ class Projector:
         self.app = app if app is not None else bootstrap(settings)
         self.view = view if view is not None else open_view(settings)
         self.generation = generation
-        self.batch_size = batch_size
-        self.cache_channels = cache_channels
+        self.batch_size = batch_size or settings.projection_batch
+        self.cache_channels = cache_channels or settings.projection_cache_channels
         self.poll_interval = poll_interval
         self.position = 0
         self.last_error: BaseException | None = None
@@ -167,8 +168,10 @@ class Projector:
         """Follow the log until `stop()`; failures are logged and retried with back-off."""
         listener = self._listen()
         backoff = 0.1
+        reported = (time.monotonic(), self.position)
         try:
             while not self._stopping.is_set():
+                reported = self._report(reported)
                 try:
                     done = self.step()
                 except WindowMismatch:
@@ -187,6 +190,11 @@ class Projector:
             if listener is not None:
                 listener.close()
 
+    def interrupt(self) -> None:
+        """Ask `run()` to return after the batch in hand (safe from a signal handler)."""
+        self._stopping.set()
+        self._wake.set()
+
     def start(self) -> None:
         """Follow the log in a background thread."""
         if self._thread is None:
@@ -196,8 +204,7 @@ class Projector:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop following (finishing the batch in hand) and close what this projector opened."""
-        self._stopping.set()
-        self._wake.set()
+        self.interrupt()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -206,6 +213,17 @@ class Projector:
             self.view.close()
         if owns_app:
             self.app.close()
+
+    def _report(self, last: tuple[float, int]) -> tuple[float, int]:
+        """Log progress every few seconds while there is progress to tell."""
+        at, position = last
+        now = time.monotonic()
+        if now - at < REPORT_EVERY:
+            return last
+        if self.position != position:
+            rate = (self.position - position) / (now - at)
+            log.info("projector", position=self.position, lag=self.lag(), per_second=round(rate))
+        return now, self.position
 
     def _listen(self) -> Any:
         """A connection LISTENing to the log's inserts (PostgreSQL), or None (poll)."""
