@@ -35,6 +35,7 @@ from infra.store import describe
 from service import transfer
 from service.application import Backchannel
 from service.bootstrap import bootstrap, migrate
+from service.projections_cli import projections, projector
 from service.views import boundary
 
 try:  # the drivers' connection errors, reported as one line like every expected failure
@@ -335,3 +336,8 @@ def _stopped_by_signal() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+# The read model's commands live with it (service/projections_cli.py); listed after ours.
+app.add_typer(projections, name="projections")
+app.command("projector")(projector)

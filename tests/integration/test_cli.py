@@ -262,3 +262,8 @@ def test_every_command_but_migrate_refuses_an_unmigrated_store(cli: Cli) -> None
 def test_bad_database_url_is_reported_as_a_setting(tmp_path: Path) -> None:
     result = Cli("mysql://localhost/x")("status", expect=1)
     assert "BACKCHANNEL_DATABASE_URL" in result.stderr
+
+
+def test_the_read_model_commands_are_mounted(seeded: Cli) -> None:
+    assert "generation" in seeded("projections", "status").stdout
+    assert "projector" in seeded("--help").stdout
