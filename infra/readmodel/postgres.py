@@ -70,9 +70,10 @@ class PostgresChannelView(ChannelView, PostgresTrackingRecorder):
         )
 
     def head(self) -> int:
+        # The library names the PostgreSQL log after the application (Backchannel).
         with self._reading() as c:
             c.execute(
-                SQL("SELECT MAX(notification_id) AS head FROM {0}.stored_events").format(
+                SQL("SELECT MAX(notification_id) AS head FROM {0}.backchannel_events").format(
                     Identifier(self.datastore.schema)
                 )
             )
