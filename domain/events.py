@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
@@ -118,7 +119,7 @@ class ContactFact:
     def channel(self) -> str:
         return channel_id(self.actor, self.counterpart)
 
-    @property
+    @cached_property
     def valid_from(self) -> datetime:
         """When it happened, as an instant (a date means its start, UTC)."""
         return start_of(self.occurred_at)
@@ -163,7 +164,7 @@ class RecordedContact:
     def valid_from(self) -> datetime:
         return self.fact.valid_from
 
-    @property
+    @cached_property
     def sort_key(self) -> tuple[datetime, str]:
         """Order in valid time that does not depend on arrival order."""
         return (self.fact.valid_from, str(self.fact.id))

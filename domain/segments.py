@@ -10,10 +10,10 @@ segments merged by status. Nothing here decides a status: the sweep does.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain.events import RecordedContact
@@ -25,10 +25,11 @@ from domain.status import (
     channel_status,
     merge,
     recent,
-    sweep,
+    sweep_ordered,
 )
 
 Counts = tuple[tuple[str, int], ...]
+EARLIEST_INSTANT = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,51 +54,112 @@ class Segment:
     def interval(self) -> Interval:
         return Interval(self.status, self.start, self.end, self.evidence)
 
+    @property
+    def says(self) -> tuple[object, ...]:
+        """Everything the segment answers, but where it lies in valid time."""
+        return (
+            self.status,
+            self.since,
+            self.evidence,
+            self.last_contact,
+            self.requests,
+            self.refusals,
+            self.event_count,
+        )
+
     def contains(self, at: datetime) -> bool:
         return self.interval.contains(at)
 
     def answers_like(self, other: Segment) -> bool:
         """True if both say the same thing (wherever they lie in valid time)."""
-        return replace(self, start=None, end=None) == replace(other, start=None, end=None)
+        return self.says == other.says
 
 
 def segments(facts: Sequence[RecordedContact], window: timedelta) -> list[Segment]:
     """A channel's segments over all of valid time, for the facts known at one instant.
 
-    `facts` are what the record held then (see domain.status.known_facts).
-    Adjacent phases with the same answer are joined: a contact leaving the
-    window while a refusal stands, say, changes no answer and starts no segment.
+    `facts` are what the record held then (see domain.status.known_facts). Adjacent phases with the same answer are
+    joined: a contact leaving the window while a refusal stands, say, changes
+    no answer and starts no segment.
     """
-    phases = list(sweep(facts, window))
-    runs = merge(phase.interval for phase in phases)
-    starts = sorted(f.valid_from for f in facts)
+    return resegment([], sorted(facts, key=_sort_key), window, None)[1]
+
+
+def resegment(
+    before: Sequence[Segment],
+    facts: Sequence[RecordedContact],
+    window: timedelta,
+    changed_at: datetime | None,
+) -> tuple[int, list[Segment]]:
+    """The segments after the facts changed only at valid time `changed_at` and later.
+
+    `facts` are in valid-time order, as domain.status.known_facts returns them;
+    `before` are the segments of the facts as they were. The verdict only
+    looks back, so the segments that end before `changed_at` cannot change:
+    only the rest is swept into segments. Returns how many of `before` are
+    kept as they are, and the segments that follow them; together they are
+    exactly `segments(facts, window)`. With no `before` or no `changed_at`,
+    everything is computed.
+    """
+    at = changed_at if before else None
+    phases = list(sweep_ordered(facts, window, start=at))
+    first = phases[0].start
+    kept = 0
     joined: list[Segment] = []
-    run = 0
+    status: Status | None = None
+    since: datetime | None = None
+    if at is not None and first is not None:
+        # The segment that holds just before the first recomputed phase, cut there.
+        kept = bisect_left(before, first, key=_start) - 1
+        straddler = before[kept]
+        joined.append(replace(straddler, end=first))
+        status, since = straddler.status, straddler.since
     for phase in phases:
-        if run + 1 < len(runs) and phase.start == runs[run + 1].start:
-            run += 1
         verdict = phase.verdict
+        if verdict.status != status:
+            status, since = verdict.status, phase.start
         segment = Segment(
             start=phase.start,
             end=phase.end,
             status=verdict.status,
-            since=runs[run].start,
+            since=since,
             evidence=verdict.evidence,
             last_contact=verdict.last_contact.id if verdict.last_contact else None,
-            requests=tuple(by_actor(verdict.requests).items()),
-            refusals=tuple(by_actor(verdict.refusals).items()),
-            event_count=0 if phase.start is None else bisect_right(starts, phase.start),
+            requests=_counts(verdict.requests),
+            refusals=_counts(verdict.refusals),
+            event_count=0 if phase.start is None else _visible(facts, phase.start),
         )
-        if joined and joined[-1].answers_like(segment):
+        if joined and joined[-1].says == segment.says:
             joined[-1] = replace(joined[-1], end=segment.end)
         else:
             joined.append(segment)
-    return joined
+    return kept, joined
 
 
 def timeline_of(parts: Iterable[Segment]) -> list[Interval]:
     """The timeline (domain.status.timeline) read back from a channel's segments."""
     return merge(part.interval for part in parts)
+
+
+def _visible(ordered: Sequence[RecordedContact], at: datetime) -> int:
+    """How many of the facts (in valid-time order) occurred at or before `at`."""
+    return bisect_right(ordered, at, key=_valid_from)
+
+
+def _valid_from(fact: RecordedContact) -> datetime:
+    return fact.valid_from
+
+
+def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:
+    return fact.sort_key
+
+
+def _start(segment: Segment) -> datetime:
+    return EARLIEST_INSTANT if segment.start is None else segment.start
+
+
+def _counts(facts: Sequence[RecordedContact]) -> Counts:
+    return tuple(by_actor(facts).items()) if facts else ()
 
 
 def answer(

@@ -11,6 +11,7 @@ tests hold them to it.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from domain.events import (
 )
 
 DEFAULT_WINDOW = timedelta(days=30)
+LAPSING = CONTACTS | {EventType.HOTLINE_TEST}  # their facts leave the window W after they occur
 
 
 class Status(StrEnum):
@@ -215,13 +217,25 @@ def by_actor(facts: Iterable[RecordedContact]) -> dict[str, int]:
     return dict(Counter(f.fact.actor for f in facts))
 
 
-def sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Phase]:
+def sweep(
+    facts: Sequence[RecordedContact], window: timedelta, *, start: datetime | None = None
+) -> Iterator[Phase]:
     """Yield the rule's verdict over [t_i, t_i+1) for every instant where it may change.
 
     The first phase, from the open start of valid time, holds before any event.
     Within a phase the visible facts, and so the whole verdict, are constant.
+    With `start`, only the phases from the one containing `start` on are yielded,
+    and only the facts their verdicts can depend on are swept (see `_look_back`).
     """
-    ordered = sorted(facts, key=lambda f: f.sort_key)
+    return sweep_ordered(sorted(facts, key=_sort_key), window, start=start)
+
+
+def sweep_ordered(
+    ordered: Sequence[RecordedContact], window: timedelta, *, start: datetime | None = None
+) -> Iterator[Phase]:
+    """`sweep`, for facts already in valid-time order (as `known_facts` returns them)."""
+    if start is not None:
+        ordered = ordered[_look_back(ordered, start, window) :]
     instants = sorted(
         {f.valid_from for f in ordered}
         | {f.valid_from + window for f in ordered if f.type in CONTACTS}
@@ -233,7 +247,8 @@ def sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Phase
     latest_test: RecordedContact | None = None
     groups = groupby(ordered, key=lambda f: f.valid_from)
     pending_group = next(groups, None)
-    yield Phase(Verdict(Status.NO_CONTACT), None, instants[0] if instants else None)
+    if start is None or not instants or start < instants[0]:
+        yield Phase(Verdict(Status.NO_CONTACT), None, instants[0] if instants else None)
     for index, at in enumerate(instants):
         while pending_group is not None and pending_group[0] <= at:
             group = list(pending_group[1])
@@ -249,6 +264,8 @@ def sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Phase
                 latest_test = tests[-1]
             pending_group = next(groups, None)
         end = instants[index + 1] if index + 1 < len(instants) else None
+        if start is not None and end is not None and end <= start:
+            continue
         anchor = (last.id,) if last else ()
         if refusals:
             verdict = Verdict(
@@ -265,6 +282,40 @@ def sweep(facts: Sequence[RecordedContact], window: timedelta) -> Iterator[Phase
         else:
             verdict = Verdict(Status.NO_CONTACT)
         yield Phase(verdict, at, end)
+
+
+def _look_back(ordered: Sequence[RecordedContact], start: datetime, window: timedelta) -> int:
+    """Where the sweep must begin for its phases from the one containing `start` on.
+
+    That phase begins at p0, the last instant at or before `start`: an event,
+    or a contact or test lapsing. From p0 on, every verdict depends only on the
+    last contact at or before p0 and what follows it, and on tests within one
+    window before p0; and every instant after p0 comes from a fact at most one
+    window older than it. So the sweep can begin at the earlier of that last
+    contact and p0 - W (at the very start when there is no such contact).
+    """
+    i = bisect_right(ordered, start, key=_valid_from)
+    p0 = ordered[i - 1].valid_from if i else None
+    for k in range(bisect_right(ordered, start - window, key=_valid_from) - 1, -1, -1):
+        if ordered[k].type in LAPSING:
+            lapse = ordered[k].valid_from + window
+            p0 = lapse if p0 is None or lapse > p0 else p0
+            break
+    if p0 is None:
+        return 0
+    for k in range(bisect_right(ordered, p0, key=_valid_from) - 1, -1, -1):
+        if ordered[k].type in CONTACTS:
+            cut = min(ordered[k].valid_from, p0 - window)
+            return bisect_left(ordered, cut, key=_valid_from)
+    return 0
+
+
+def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:
+    return fact.sort_key
+
+
+def _valid_from(fact: RecordedContact) -> datetime:
+    return fact.valid_from
 
 
 def _ids(facts: Iterable[RecordedContact]) -> tuple[UUID, ...]:

@@ -15,8 +15,9 @@ fails, and reloads from the view.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from eventsourcing.utils import get_topic
 
 from domain.contacts import Contact
 from domain.events import RecordedContact, Retraction, stored_fact
-from domain.segments import Segment, segments
+from domain.segments import Segment, resegment, segments
 from domain.status import known_facts
 from infra.logging import get_logger
 from infra.readmodel import ChangeSet, ChannelView, tracking_name
@@ -61,12 +62,28 @@ def decode(mapper: Mapper[Any], notification: Notification) -> Item | None:
 
 @dataclass
 class Ledger:
-    """What the projection remembers of one channel."""
+    """What the projection remembers of one channel.
+
+    `known` is what the record holds as of `last_tx` (domain.status.known_facts,
+    kept up to date one fact at a time), `believed` its segments: the rows
+    whose `known_to` is still open.
+    """
 
     facts: dict[UUID, RecordedContact] = field(default_factory=dict)
     retractions: dict[UUID, Retraction] = field(default_factory=dict)
-    believed: list[Segment] = field(default_factory=list)  # rows with known_to = +inf
+    known: list[RecordedContact] = field(default_factory=list)
+    believed: list[Segment] = field(default_factory=list)
     last_tx: datetime | None = None
+
+    def learn(self, item: Item) -> None:
+        """Take in a fact or a retraction that is the latest thing the channel records."""
+        if isinstance(item, RecordedContact):
+            insort(self.known, item, key=_sort_key)
+            return
+        withdrawn = self.facts[item.event_id]
+        index = bisect_left(self.known, withdrawn.sort_key, key=_sort_key)
+        assert self.known[index].id == withdrawn.id
+        del self.known[index]
 
     def known_at(self, at: datetime) -> list[RecordedContact]:
         return known_facts(self.facts.values(), self.retractions.values(), at)
@@ -82,6 +99,10 @@ class Ledger:
         if not any(f.recorded_at <= at for f in self.facts.values()):
             return []
         return segments(self.known_at(at), window)
+
+
+def _sort_key(contact: RecordedContact) -> tuple[datetime, str]:
+    return contact.sort_key
 
 
 class ChannelProjection(Projection[ChannelView]):
@@ -168,7 +189,8 @@ class ChannelProjection(Projection[ChannelView]):
             times = ledger.times()
             if times:
                 ledger.last_tx = max(times)
-                ledger.believed = segments(ledger.known_at(ledger.last_tx), self.window)
+                ledger.known = ledger.known_at(ledger.last_tx)
+                ledger.believed = segments(ledger.known, self.window)
             self._ledgers[channel] = ledger
 
     def _apply(self, item: Item, channel: str, changes: ChangeSet) -> None:
@@ -181,28 +203,34 @@ class ChannelProjection(Projection[ChannelView]):
                 changes.channels.add(channel)
             ledger.facts[item.id] = item
             changes.facts.append(item)
+            valid_from = item.valid_from
         else:
             if item.event_id not in ledger.facts or item.event_id in ledger.retractions:
                 return
             ledger.retractions[item.event_id] = item
             changes.retractions.append(item)
-        self._revise(channel, ledger, item.recorded_at, changes)
-
-    def _revise(self, channel: str, ledger: Ledger, at: datetime, changes: ChangeSet) -> None:
-        """Write what the channel's record says from transaction time `at` on."""
-        times: Iterable[datetime]
+            valid_from = ledger.facts[item.event_id].valid_from
+        at = item.recorded_at
         if ledger.last_tx is not None and at <= ledger.last_tx:
-            # Out of order (or a repeated instant): rewind the channel to `at` and re-tell.
-            changes.rewind(channel, micros(at))
-            before = ledger.segments_at(at - MICROSECOND, self.window)
-            times = sorted(t for t in ledger.times() if t >= at)
-            ledger.last_tx = max(ledger.last_tx, at)
-        else:
-            before = ledger.believed
-            times = [at]
-            ledger.last_tx = at
-        for t in times:
+            self._retell(channel, ledger, at, changes)
+            return
+        ledger.learn(item)
+        before = ledger.believed
+        kept, tail = resegment(before, ledger.known, self.window, valid_from)
+        changes.replace(channel, micros(at), before[kept:], tail)
+        ledger.believed = before[:kept] + tail
+        ledger.last_tx = at
+
+    def _retell(self, channel: str, ledger: Ledger, at: datetime, changes: ChangeSet) -> None:
+        """A transaction time older than the channel's latest (writers raced, or the same
+        instant twice): forget the channel's rows from `at` on and write them again."""
+        assert ledger.last_tx is not None
+        changes.rewind(channel, micros(at))
+        before = ledger.segments_at(at - MICROSECOND, self.window)
+        for t in sorted(t for t in ledger.times() if t >= at):
             after = segments(ledger.known_at(t), self.window)
             changes.replace(channel, micros(t), before, after)
             before = after
         ledger.believed = before
+        ledger.last_tx = max(ledger.last_tx, at)
+        ledger.known = ledger.known_at(ledger.last_tx)

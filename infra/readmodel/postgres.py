@@ -6,13 +6,42 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
-from infra.readmodel.rows import Row
+from infra.readmodel.rows import MAX_TIME, Row
+
+FACT_INSERT = (
+    "generation",
+    "event_id",
+    "channel",
+    "type",
+    "actor",
+    "counterpart",
+    "valid_from",
+    "recorded_at",
+    "position",
+    "fact",
+)
+SEGMENT_INSERT = (
+    "generation",
+    "channel",
+    "valid_from",
+    "known_from",
+    "valid_to",
+    "known_to",
+    "status",
+    "since",
+    "event_count",
+    "last_contact",
+    "evidence",
+    "requests",
+    "refusals",
+)
 
 
 class PostgresChannelView(ChannelView, PostgresTrackingRecorder):
@@ -79,6 +108,39 @@ class PostgresChannelView(ChannelView, PostgresTrackingRecorder):
             )
             row = c.fetchone()
             return int(row["head"] or 0)
+
+    # Bulk writes: COPY for new rows, one UPDATE over arrays for closed ones.
+
+    def _insert_facts(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
+        self._copy(c, "channel_facts", FACT_INSERT, rows)
+
+    def _insert_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
+        self._copy(c, "channel_segments", SEGMENT_INSERT, rows)
+
+    def _close_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
+        c.execute(
+            "UPDATE channel_segments AS s SET known_to = v.at "
+            "FROM unnest(%(c)s::text[], %(v)s::bigint[], %(at)s::bigint[]) AS v(c, vf, at) "
+            "WHERE s.generation = %(g)s AND s.channel = v.c AND s.valid_from = v.vf "
+            f"AND s.known_to = {MAX_TIME}",
+            {
+                "g": rows[0]["g"],
+                "c": [r["c"] for r in rows],
+                "v": [r["v"] for r in rows],
+                "at": [r["at"] for r in rows],
+            },
+        )
+
+    @staticmethod
+    def _copy(c: Cursor, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        assert isinstance(c, psycopg.Cursor)
+        with c.copy(
+            SQL("COPY {} ({}) FROM STDIN").format(
+                Identifier(table), SQL(", ").join(map(Identifier, columns))
+            )
+        ) as copy:
+            for row in rows:
+                copy.write_row([row[k] for k in columns])
 
     def _board_rows(
         self, c: Cursor, params: dict[str, Any], actor: bool, status: bool

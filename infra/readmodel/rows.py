@@ -66,10 +66,15 @@ def segment_row(
         "since": None if segment.since is None else micros(segment.since),
         "event_count": segment.event_count,
         "last_contact": None if segment.last_contact is None else str(segment.last_contact),
-        "evidence": json.dumps([str(e) for e in segment.evidence]),
-        "requests": json.dumps(dict(segment.requests)),
-        "refusals": json.dumps(dict(segment.refusals)),
+        "evidence": _ids(segment.evidence),
+        "requests": json.dumps(dict(segment.requests)) if segment.requests else "{}",
+        "refusals": json.dumps(dict(segment.refusals)) if segment.refusals else "{}",
     }
+
+
+def _ids(ids: tuple[UUID, ...]) -> str:
+    """A JSON list of ids (UUIDs need no escaping)."""
+    return "[" + ",".join(f'"{i}"' for i in ids) + "]"
 
 
 def segment_from(row: Row) -> Segment:

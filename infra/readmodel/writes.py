@@ -107,12 +107,8 @@ class ViewWrites(ViewBase):
                     self._rewind(c, g, step)
                     continue
                 if step.closes:
-                    c.executemany(
-                        self._sql(
-                            "UPDATE channel_segments SET known_to = %(at)s "
-                            "WHERE generation = %(g)s AND channel = %(c)s "
-                            f"AND valid_from = %(v)s AND known_to = {MAX_TIME}"
-                        ),
+                    self._close_segments(
+                        c,
                         [
                             {"g": g, "c": channel, "v": start, "at": at}
                             for (channel, start), at in step.closes.items()
@@ -127,6 +123,17 @@ class ViewWrites(ViewBase):
                             for r in rows
                         ],
                     )
+
+    def _close_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
+        """Set `known_to` of the believed row of each (channel, valid_from)."""
+        c.executemany(
+            self._sql(
+                "UPDATE channel_segments SET known_to = %(at)s "
+                "WHERE generation = %(g)s AND channel = %(c)s "
+                f"AND valid_from = %(v)s AND known_to = {MAX_TIME}"
+            ),
+            rows,
+        )
 
     def _insert_facts(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         c.executemany(

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.events import Retraction
-from domain.segments import answer, segments, timeline_of
-from domain.status import channel_status, known_facts, timeline
+from domain.segments import answer, resegment, segments, timeline_of
+from domain.status import channel_status, known_facts, sweep, timeline
 from tests.unit.test_status_properties import (
     CHANNEL,
     RECORDING_STARTS,
@@ -87,3 +87,28 @@ def test_a_channel_nobody_knew_of_answers_no_contact():
         window_facts=[],
     )
     assert got.status.value == "no_contact" and got.event_count == 0 and got.since is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=histories, window=windows, pick=st.integers(min_value=0, max_value=24))
+def test_resegmenting_after_one_fact_comes_or_goes_equals_segmenting_afresh(items, window, pick):
+    facts = sorted(arrive(items), key=lambda f: f.sort_key)
+    if not facts:
+        return
+    changed = facts[pick % len(facts)]
+    without = [f for f in facts if f is not changed]
+    for old, new in ((without, facts), (facts, without)):  # it arrives, or it is retracted
+        before = segments(old, window)
+        kept, tail = resegment(before, new, window, changed.valid_from)
+        assert before[:kept] + tail == segments(new, window)
+
+
+@settings(max_examples=500, deadline=None)
+@given(items=histories, window=windows, start=instants())
+def test_sweeping_from_an_instant_yields_the_same_phases_from_the_one_containing_it(
+    items, window, start
+):
+    facts = arrive(items)
+    everything = list(sweep(facts, window))
+    expected = [p for p in everything if p.end is None or p.end > start]
+    assert list(sweep(facts, window, start=start)) == expected
