@@ -25,7 +25,7 @@ ActorName = Annotated[
     status_code=201,
     response_model=ActorOut,
     responses={200: {"model": ActorOut, "description": "Already registered, identically"}}
-    | problems(401, 403, 409, 413, 422),
+    | problems(400, 401, 403, 409, 413, 422),
     summary="Register an actor",
 )
 def register_actor(body: ActorIn, backchannel: Writing, response: Response) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def register_actor(body: ActorIn, backchannel: Writing, response: Response) -> d
 
 @router.get("", response_model=ActorPage, responses=problems(401, 422, 503), summary="List actors")
 def list_actors(
-    backchannel: Reading,
+    reader: Reading,
     paging: Paging,
     q: Annotated[
         str | None,
@@ -50,7 +50,7 @@ def list_actors(
     kind: ActorKind | None = None,
 ) -> dict[str, Any]:
     """Actors matching every filter given, by id."""
-    with backchannel.reading() as record:
+    with reader.record() as record:
         found = record.find_actors(q, country, kind.value if kind else None)
         page, cursor = paginate(found, listing="actors", key=lambda a: a.id, request=paging)
         items = [actor_view(a, record.actor_positions[a.id]) for a in page]
@@ -63,9 +63,9 @@ def list_actors(
     responses=problems(401, 404, 422, 503),
     summary="One actor, by id or alias",
 )
-def get_actor(actor_id: ActorName, backchannel: Reading) -> dict[str, Any]:
+def get_actor(actor_id: ActorName, reader: Reading) -> dict[str, Any]:
     """The actor with this id, or else the one this name or alias (folded) belongs to."""
-    with backchannel.reading() as record:
+    with reader.record() as record:
         actor = record.resolve(actor_id)
         if actor is None:
             raise actor_not_found(actor_id, record.actors.values())
@@ -75,7 +75,7 @@ def get_actor(actor_id: ActorName, backchannel: Reading) -> dict[str, Any]:
 @router.patch(
     "/{actor_id}",
     response_model=ActorOut,
-    responses=problems(401, 403, 404, 409, 413, 422),
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
     summary="Rename an actor, change its role, add aliases",
 )
 def change_actor(

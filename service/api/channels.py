@@ -49,7 +49,7 @@ KnownAt = Annotated[
     summary="Every channel with at least one event, with its status",
 )
 def list_channels(
-    backchannel: Reading,
+    reader: Reading,
     paging: Paging,
     as_of: AsOf = None,
     known_at: KnownAt = None,
@@ -59,15 +59,15 @@ def list_channels(
     ] = None,
 ) -> dict[str, Any]:
     """Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."""
-    with backchannel.reading() as record:
-        now = backchannel.clock()
+    with reader.record() as record:
+        now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
         party = record.resolve(actor) if actor is not None else None
         board = record.board(
             as_of=when,
             known_at=known,
-            window=backchannel.window,
+            window=reader.window,
             status=status,
             actor=party.id if party else actor,
         )
@@ -88,18 +88,18 @@ def list_channels(
     summary="One channel's status",
 )
 def channel_status(
-    a: ActorA, b: ActorB, backchannel: Reading, as_of: AsOf = None, known_at: KnownAt = None
+    a: ActorA, b: ActorB, reader: Reading, as_of: AsOf = None, known_at: KnownAt = None
 ) -> dict[str, Any]:
     """The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."""
-    with backchannel.reading() as record:
+    with reader.record() as record:
         first, second = _parties(record, a, b)
-        now = backchannel.clock()
+        now = reader.now()
         answer = record.status(
             first,
             second,
             as_of=as_of or now,
             known_at=known_at or now,
-            window=backchannel.window,
+            window=reader.window,
         )
         return status_view(answer)
 
@@ -113,7 +113,7 @@ def channel_status(
 def channel_timeline(
     a: ActorA,
     b: ActorB,
-    backchannel: Reading,
+    reader: Reading,
     paging: Paging,
     from_: Annotated[
         StartParam | None, Query(alias="from", description="a date means its start")
@@ -122,10 +122,10 @@ def channel_timeline(
     known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."""
-    with backchannel.reading() as record:
+    with reader.record() as record:
         first, second = _parties(record, a, b)
-        known = paging.pinned("known_at", known_at, backchannel.clock())
-        intervals = record.timeline(first, second, known_at=known, window=backchannel.window)
+        known = paging.pinned("known_at", known_at, reader.now())
+        intervals = record.timeline(first, second, known_at=known, window=reader.window)
         shown = [(i, v) for i, v in enumerate(intervals) if v.overlaps(from_, to)]
         page, cursor = paginate(
             shown,
@@ -149,12 +149,12 @@ def channel_timeline(
     summary="A channel's events, by occurred_at then position",
 )
 def channel_events(
-    a: ActorA, b: ActorB, backchannel: Reading, paging: Paging, known_at: KnownAt = None
+    a: ActorA, b: ActorB, reader: Reading, paging: Paging, known_at: KnownAt = None
 ) -> dict[str, Any]:
     """The channel's events recorded by `known_at`, marked `retracted` if retracted by then."""
-    with backchannel.reading() as record:
+    with reader.record() as record:
         first, second = _parties(record, a, b)
-        known = paging.pinned("known_at", known_at, backchannel.clock())
+        known = paging.pinned("known_at", known_at, reader.now())
         found = record.events(channel=channel_id(first, second), known_at=known, retracted=True)
         return events_page(record, found, paging, known, "channel-events")
 

@@ -1,17 +1,22 @@
 """Dependencies shared by the routes: the application, behind the right token, caught up.
 
-`Reading` is the application for a read: the read token checked and, when the
-client passes `min_position`, the record caught up to it (or 503 with
+`Reading` is the read side: the read token checked, and the record to read,
+caught up to the client's `min_position` when it passes one (or 503 with
 Retry-After). `Writing` is the application for a write: the write token checked.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from domain.record import Record
 from infra.settings import Settings
 from service.api.auth import require_read, require_write
 from service.api.errors import NOT_CAUGHT_UP, ApiProblem
@@ -33,6 +38,34 @@ def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class ReadSide:
+    """The application for a read, and how far the client needs its record to have come."""
+
+    backchannel: Backchannel
+    min_position: int | None
+    wait_seconds: float
+
+    @contextmanager
+    def record(self) -> Iterator[Record]:
+        """The record, caught up to `min_position` (else 503), held still while it is read.
+
+        The wait happens here, after every parameter was validated, so an invalid
+        request is a 422 however far ahead its `min_position` is.
+        """
+        if self.min_position is not None:
+            wait_for(self.backchannel, self.min_position, self.wait_seconds)
+        with self.backchannel.reading() as record:
+            yield record
+
+    def now(self) -> datetime:
+        return self.backchannel.clock()
+
+    @property
+    def window(self) -> timedelta:
+        return self.backchannel.window
+
+
 def read_side(
     _auth: Annotated[None, Depends(require_read)],
     backchannel: Annotated[Backchannel, Depends(get_backchannel)],
@@ -45,11 +78,9 @@ def read_side(
             "pass a write's `position` to read your own writes",
         ),
     ] = None,
-) -> Backchannel:
-    """The application, its record caught up to `min_position` within the allowed wait."""
-    if min_position is not None:
-        wait_for(backchannel, min_position, settings.min_position_wait_seconds)
-    return backchannel
+) -> ReadSide:
+    """The read side for a client allowed to read."""
+    return ReadSide(backchannel, min_position, settings.min_position_wait_seconds)
 
 
 def wait_for(backchannel: Backchannel, position: int, seconds: float) -> None:
@@ -78,6 +109,6 @@ def write_side(
     return backchannel
 
 
-Reading = Annotated[Backchannel, Depends(read_side)]
+Reading = Annotated[ReadSide, Depends(read_side)]
 Writing = Annotated[Backchannel, Depends(write_side)]
 Metrics = Annotated[ApiMetrics, Depends(get_metrics)]

@@ -172,6 +172,7 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
 # -- the problems each route documents in the OpenAPI document --------------------
 
 PROBLEM_DESCRIPTIONS = {
+    400: "The body cannot be read as JSON text (e.g. not UTF-8)",
     401: "No token, or a token that is not accepted",
     403: "A read token on a write",
     404: "No such resource",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from domain.errors import NotFound
 from domain.events import EventType, RecordedContact, channel_id
@@ -29,6 +30,21 @@ from service.api.schemas import (
 from service.views import event_view, retraction_event_view
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+class EventIdConvertor(Convertor[str]):
+    """An event id in a path: a UUID in either case, so `/v1/events/batch` is never one."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("event_id", EventIdConvertor())
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPLAYED = "Already recorded with the same content: the stored event, nothing stored"
@@ -58,7 +74,7 @@ def events_page(
         201: {"headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
         200: {"model": EventOut, "description": REPLAYED},
     }
-    | problems(401, 403, 409, 413, 422),
+    | problems(400, 401, 403, 409, 413, 422),
     summary="Append one event",
 )
 def record_event(
@@ -80,7 +96,7 @@ def record_event(
     status_code=201,
     response_model=BatchOut,
     responses={200: {"model": BatchOut, "description": "Every event was a replay"}}
-    | problems(401, 403, 409, 413, 422),
+    | problems(400, 401, 403, 409, 413, 422),
     summary="Append up to 1000 events, atomically",
 )
 def record_batch(
@@ -108,7 +124,7 @@ def record_batch(
     summary="List events, by occurred_at then position",
 )
 def list_events(
-    backchannel: Reading,
+    reader: Reading,
     paging: Paging,
     channel: Annotated[
         str | None,
@@ -131,8 +147,8 @@ def list_events(
 ) -> dict[str, Any]:
     """Events recorded by `known_at` matching every filter; `retracted` is set on those
     retracted by then (they no longer count toward any status)."""
-    with backchannel.reading() as record:
-        known = paging.pinned("known_at", known_at, backchannel.clock())
+    with reader.record() as record:
+        known = paging.pinned("known_at", known_at, reader.now())
         found = record.events(
             channel=_channel(record, channel) if channel is not None else None,
             actor=_actor(record, actor) if actor is not None else None,
@@ -146,14 +162,14 @@ def list_events(
 
 
 @router.get(
-    "/{event_id}",
+    "/{event_id:event_id}",
     response_model=EventOut,
     responses=problems(401, 404, 422, 503),
     summary="One event, with its retraction if it was retracted",
 )
-def get_event(event_id: UUID, backchannel: Reading) -> dict[str, Any]:
+def get_event(event_id: UUID, reader: Reading) -> dict[str, Any]:
     """The stored event; `retracted` is `{at, reason, by_event}` or null."""
-    with backchannel.reading() as record:
+    with reader.record() as record:
         contact = record.contacts.get(event_id)
         if contact is None:
             raise NotFound(f"no event {event_id}")
@@ -161,10 +177,10 @@ def get_event(event_id: UUID, backchannel: Reading) -> dict[str, Any]:
 
 
 @router.post(
-    "/{event_id}/retract",
+    "/{event_id:event_id}/retract",
     status_code=201,
     response_model=RetractionOut,
-    responses=problems(401, 403, 404, 409, 413, 422),
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
     summary="Retract an event",
 )
 def retract_event(event_id: UUID, body: RetractionIn, backchannel: Writing) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class RouteTable:
     def of(cls, app: FastAPI) -> RouteTable:
         """The table of every route of `app`, included routers' too."""
         return cls(
-            (context.path, set(context.methods or ()))
+            (context.path_format or context.path, set(context.methods or ()))
             for context in iter_route_contexts(app.router.routes)
             if context.path
         )
@@ -57,8 +57,9 @@ class RouteTable:
     def template(self, scope: Scope) -> str:
         """The template serving the request (`/v1/events/{event_id}`), not its path."""
         route = scope.get("route")
-        if getattr(route, "path", None):
-            return str(route.path)  # type: ignore[union-attr]
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+        if template:
+            return str(template)
         path = get_route_path(scope)
         for pattern, template, _ in self.routes:
             if pattern.match(path):
@@ -66,13 +67,10 @@ class RouteTable:
         return UNMATCHED
 
     def methods(self, scope: Scope) -> set[str]:
-        """Every method some route serves at the request's path."""
+        """The methods served under the first template the request's path falls under."""
         path = get_route_path(scope)
-        found: set[str] = set()
-        for pattern, _, methods in self.routes:
-            if pattern.match(path):
-                found |= methods
-        return found
+        template = next((t for pattern, t, _ in self.routes if pattern.match(path)), None)
+        return {m for _, t, methods in self.routes if t == template for m in methods}
 
 
 class RequestContext:

@@ -91,7 +91,7 @@ def page_request(
     ] = None,
 ) -> PageRequest:
     """The `limit` and `cursor` query parameters of every list."""
-    return PageRequest(limit, decode_cursor(cursor) if cursor is not None else None)
+    return PageRequest(limit, decode_cursor(cursor) if cursor else None)
 
 
 Paging = Annotated[PageRequest, Depends(page_request)]

@@ -37,22 +37,26 @@ ActorId = Annotated[
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
     Field(description="Actor slug", examples=["sergei-shoigu"]),
 ]
-# At least one character that Python's str.strip() keeps (what the domain requires).
-NonBlank = Annotated[str, StringConstraints(pattern=r"[^\s\x1c-\x1f]")]
+# At least one character that Python's str.strip() keeps (what the domain requires). The
+# whitespace is spelled out: `\s` means three different things to Python, to the Rust regex
+# engine that validates, and to the ECMA-262 one that JSON Schema (hence clients) speaks.
+STRIPPED = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NonBlank = Annotated[str, StringConstraints(pattern=f"[^{STRIPPED}]")]
 Country = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
 ]
 HttpUrlText = Annotated[
     str,
     StringConstraints(
-        pattern=r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:-]+([/?#]\S*)?$", max_length=2000
+        pattern=r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:-]+([/?#][^\x00-\x20\x7f-\x9f]*)?$",
+        max_length=2000,
     ),
     Field(description="An http(s) URL"),
 ]
 
-RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+RFC3339_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 RFC3339_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 DATE_SCHEMA = {"type": "string", "format": "date"}
 DATETIME_SCHEMA = {"type": "string", "format": "date-time"}
@@ -63,9 +67,9 @@ def _instant(text: object, *, dates: bool = True) -> Instant:
     """Parse an RFC 3339 date (if `dates`) or date-time with its offset; else ValueError."""
     if not isinstance(text, str):
         raise ValueError("must be a string")
-    if dates and RFC3339_DATE.match(text):
+    if dates and RFC3339_DATE.fullmatch(text):
         pass
-    elif not RFC3339_DATETIME.match(text):
+    elif not RFC3339_DATETIME.fullmatch(text):
         wanted = "a date (2022-03-24) or " if dates else ""
         raise ValueError(f"must be {wanted}a datetime with its offset (2022-03-24T10:00:00Z)")
     try:

@@ -182,9 +182,14 @@ def test_a_batch_holds_at_most_1000_events(cast: TestClient) -> None:
     assert_problem(cast.post("/v1/events/batch", json={"events": []}, headers=WRITE), 422)
 
 
-def test_an_unknown_event_id_is_404_and_a_malformed_one_422(client: TestClient) -> None:
+def test_an_unknown_or_malformed_event_id_is_404(client: TestClient) -> None:
     assert_problem(client.get(f"/v1/events/{uuid.uuid4()}"), 404)
-    assert_problem(client.get("/v1/events/not-a-uuid"), 422)
+    assert_problem(client.get("/v1/events/not-a-uuid"), 404)
+
+
+def test_an_event_id_is_read_in_either_case(cast: TestClient) -> None:
+    stored = post_event(cast, austin_shoigu_call())
+    assert cast.get(f"/v1/events/{stored['id'].upper()}").json() == stored
 
 
 def test_events_are_listed_by_occurred_at_then_position(cast: TestClient) -> None:

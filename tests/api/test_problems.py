@@ -24,7 +24,10 @@ def test_an_unknown_path_is_a_404_problem(client: TestClient) -> None:
 def test_an_unsupported_method_is_a_405_problem_with_allow(client: TestClient) -> None:
     answer = client.delete("/v1/actors")
     assert_problem(answer, 405)
-    assert "GET" in answer.headers["allow"] and "POST" in answer.headers["allow"]
+    assert answer.headers["allow"] == "GET, POST"
+    batch = client.get("/v1/events/batch")
+    assert_problem(batch, 405)
+    assert batch.headers["allow"] == "POST"
 
 
 def test_malformed_json_is_a_422_problem(client: TestClient) -> None:
