@@ -24,8 +24,15 @@ ActorName = Annotated[
     "",
     status_code=201,
     response_model=ActorOut,
-    responses={200: {"model": ActorOut, "description": "Already registered, identically"}}
-    | problems(400, 401, 403, 409, 413, 422),
+    responses=problems(
+        400,
+        401,
+        403,
+        409,
+        413,
+        422,
+        others={200: {"model": ActorOut, "description": "Already registered, identically"}},
+    ),
     summary="Register an actor",
 )
 def register_actor(body: ActorIn, backchannel: Writing, response: Response) -> dict[str, Any]:

@@ -97,12 +97,16 @@ def actor_not_found(name: str, actors: Iterable[ActorProfile]) -> ApiProblem:
     return ApiProblem(404, str(unknown), type=NOT_FOUND, suggestions=unknown.suggestions)
 
 
-def field_errors(errors: Iterable[FieldError], prefix: Sequence[str | int] = ()) -> list[dict]:
+def field_errors(
+    errors: Iterable[FieldError], prefix: Sequence[str | int] = ()
+) -> list[dict[str, Any]]:
     """`[{loc, msg}]` from the domain's located errors, under `prefix` (e.g. `body`)."""
     return [{"loc": [*prefix, *e.loc], "msg": e.msg} for e in errors]
 
 
-def validation_problem(errors: list[dict], *, type: str = REQUEST_INVALID) -> ProblemResponse:
+def validation_problem(
+    errors: list[dict[str, Any]], *, type: str = REQUEST_INVALID
+) -> ProblemResponse:
     """422 with every broken rule located; the detail summarises the first ones."""
     shown = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
@@ -225,9 +229,14 @@ PROBLEM_EXAMPLES: dict[int, dict[str, Any]] = {
 }
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses` entry documenting these problem statuses (and 500, always)."""
-    documented: dict[int | str, dict[str, Any]] = {}
+def problems(
+    *statuses: int, others: Mapping[int | str, dict[str, Any]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses` entry documenting these problem statuses (and 500, always).
+
+    `others` are the route's further (non-problem) responses, documented as given.
+    """
+    documented: dict[int | str, dict[str, Any]] = dict(others or {})
     for status in sorted({*statuses, 500}):
         entry: dict[str, Any] = {
             "model": ValidationProblem if status == 422 else Problem,

@@ -70,11 +70,18 @@ def events_page(
     "",
     status_code=201,
     response_model=EventOut,
-    responses={
-        201: {"headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
-        200: {"model": EventOut, "description": REPLAYED},
-    }
-    | problems(400, 401, 403, 409, 413, 422),
+    responses=problems(
+        400,
+        401,
+        403,
+        409,
+        413,
+        422,
+        others={
+            201: {"headers": {"Location": {"schema": {"type": "string"}, "required": True}}},
+            200: {"model": EventOut, "description": REPLAYED},
+        },
+    ),
     summary="Append one event",
 )
 def record_event(
@@ -95,8 +102,15 @@ def record_event(
     "/batch",
     status_code=201,
     response_model=BatchOut,
-    responses={200: {"model": BatchOut, "description": "Every event was a replay"}}
-    | problems(400, 401, 403, 409, 413, 422),
+    responses=problems(
+        400,
+        401,
+        403,
+        409,
+        413,
+        422,
+        others={200: {"model": BatchOut, "description": "Every event was a replay"}},
+    ),
     summary="Append up to 1000 events, atomically",
 )
 def record_batch(

@@ -19,7 +19,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import compile_path, get_route_path
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.logging import get_logger
@@ -37,6 +37,12 @@ def request_id_of(headers: Headers) -> str:
     """The client's request id when it is safe to log and echo, else a fresh one."""
     given = headers.get(REQUEST_ID, "")
     return given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (`root_path`)."""
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 class RouteTable:
@@ -60,7 +66,7 @@ class RouteTable:
         template = getattr(route, "path_format", None) or getattr(route, "path", None)
         if template:
             return str(template)
-        path = get_route_path(scope)
+        path = route_path(scope)
         for pattern, template, _ in self.routes:
             if pattern.match(path):
                 return template
@@ -68,7 +74,7 @@ class RouteTable:
 
     def methods(self, scope: Scope) -> set[str]:
         """The methods served under the first template the request's path falls under."""
-        path = get_route_path(scope)
+        path = route_path(scope)
         template = next((t for pattern, t, _ in self.routes if pattern.match(path)), None)
         return {m for _, t, methods in self.routes if t == template for m in methods}
 

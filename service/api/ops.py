@@ -56,8 +56,9 @@ def readyz(
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
-    | problems(),
+    responses=problems(
+        others={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
+    ),
     summary="Prometheus metrics",
 )
 def metrics(metrics: Metrics) -> Response:

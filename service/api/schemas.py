@@ -124,12 +124,12 @@ def omittable(**kwargs: Any) -> Any:
 
 # -- examples from the reference article -----------------------------------------
 
-CNN = {
+CNN: dict[str, Any] = {
     "name": "CNN",
     "url": "https://www.cnn.com/2022/03/24/politics/us-russia-military-communication/index.html",
     "published_at": "2022-03-24",
 }
-CALL_HELD = {
+CALL_HELD: dict[str, Any] = {
     "id": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e01",
     "type": "call_held",
     "occurred_at": "2022-02-18",
@@ -140,7 +140,7 @@ CALL_HELD = {
     "sources": [CNN],
     "details": {"mode": "phone"},
 }
-CALL_REQUESTED = {
+CALL_REQUESTED: dict[str, Any] = {
     "id": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e02",
     "type": "call_requested",
     "occurred_at": "2022-03-01",
@@ -151,7 +151,7 @@ CALL_REQUESTED = {
     "sources": [CNN],
     "details": {"mode": "phone"},
 }
-CALL_REFUSED = {
+CALL_REFUSED: dict[str, Any] = {
     "id": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e03",
     "type": "call_refused",
     "occurred_at": "2022-03-24",
@@ -162,7 +162,7 @@ CALL_REFUSED = {
     "sources": [CNN],
     "details": {"in_response_to": "6f1c2a4e-0b7d-4c55-9a3e-2d8f1b7c9e02"},
 }
-AUSTIN = {
+AUSTIN: dict[str, Any] = {
     "id": "lloyd-austin",
     "name": "Lloyd Austin",
     "kind": "person",
@@ -170,7 +170,7 @@ AUSTIN = {
     "role": "Secretary of Defense",
     "aliases": ["Lloyd J. Austin III"],
 }
-SHOIGU = {
+SHOIGU: dict[str, Any] = {
     "id": "sergei-shoigu",
     "name": "Sergei Shoigu",
     "kind": "person",
@@ -178,7 +178,10 @@ SHOIGU = {
     "role": "Minister of Defense",
     "aliases": ["Sergey Shoygu", "Sergei Shoygu"],
 }
-STORED = {"channel": "lloyd-austin~sergei-shoigu", "recorded_at": "2026-11-24T10:00:00.123456Z"}
+STORED: dict[str, Any] = {
+    "channel": "lloyd-austin~sergei-shoigu",
+    "recorded_at": "2026-11-24T10:00:00.123456Z",
+}
 
 
 # -- requests --------------------------------------------------------------------
