@@ -62,10 +62,10 @@ def rebuild(
             cache_channels=cache_channels,
         )
         started = time.monotonic()
-        while True:
+        projector.catch_up(progress=progress)
+        view.analyze()  # the new rows' statistics, before readers plan queries over them
+        while not view.promote(number, micros(datetime.now(UTC))):
             projector.catch_up(progress=progress)
-            if view.promote(number, micros(datetime.now(UTC))):
-                break
         seconds = time.monotonic() - started
         dropped = view.drop_retired()
         return Rebuilt(number, projector.position, seconds, dropped)

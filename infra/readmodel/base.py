@@ -191,6 +191,12 @@ class ViewBase(TrackingRecorder):
             )
             return True
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the view's tables (after a bulk build)."""
+        with self._writing() as c:
+            for table in ("channels", "channel_facts", "channel_segments"):
+                c.execute(f"ANALYZE {table}")
+
     def drop_retired(self, chunk: int = 200) -> int:
         """Delete the rows of retired generations, a few channels per transaction; how many."""
         dropped = 0

@@ -13,7 +13,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
-from infra.readmodel.rows import MAX_TIME, Row
+from infra.readmodel.rows import Row
 
 FACT_INSERT = (
     "generation",
@@ -109,27 +109,13 @@ class PostgresChannelView(ChannelView, PostgresTrackingRecorder):
             row = c.fetchone()
             return int(row["head"] or 0)
 
-    # Bulk writes: COPY for new rows, one UPDATE over arrays for closed ones.
+    # New rows go in by COPY; closed ones by primary key (whatever the planner thinks).
 
     def _insert_facts(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         self._copy(c, "channel_facts", FACT_INSERT, rows)
 
     def _insert_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         self._copy(c, "channel_segments", SEGMENT_INSERT, rows)
-
-    def _close_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
-        c.execute(
-            "UPDATE channel_segments AS s SET known_to = v.at "
-            "FROM unnest(%(c)s::text[], %(v)s::bigint[], %(at)s::bigint[]) AS v(c, vf, at) "
-            "WHERE s.generation = %(g)s AND s.channel = v.c AND s.valid_from = v.vf "
-            f"AND s.known_to = {MAX_TIME}",
-            {
-                "g": rows[0]["g"],
-                "c": [r["c"] for r in rows],
-                "v": [r["v"] for r in rows],
-                "at": [r["at"] for r in rows],
-            },
-        )
 
     @staticmethod
     def _copy(c: Cursor, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
