@@ -10,6 +10,7 @@ and none grows with its length.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from domain.events import channel_id
@@ -18,6 +19,8 @@ from domain.status import ChannelStatus, Interval, Status, timeline
 from infra.readmodel import ChannelView, Found, Live, Window, open_view
 from infra.readmodel.rows import MICROSECOND, micros
 from infra.settings import Settings
+
+PAGE = 101  # channels per query when a board is read lazily (an API page and one more)
 
 
 class ReadModelUnavailable(RuntimeError):
@@ -65,21 +68,32 @@ class ReadModel:
         actor: str | None = None,
         after: str | None = None,
         limit: int | None = None,
-    ) -> list[ChannelStatus]:
+    ) -> Iterator[ChannelStatus]:
         """Channels with an event visible at (as_of, known_at), by id, as `Record.board`.
 
-        `after` (a channel id) and `limit` page through the board.
+        Lazily, a page of channels per query: a caller that stops after 100
+        items reads about 100 channels. `after` (a channel id) starts after
+        that channel; `limit` stops after that many.
         """
         self._check(window)
-        live, found = self.view.board_of(
-            self._at(as_of, known_at),
-            status=status.value if status is not None else None,
-            actor=actor,
-            after=after,
-            limit=limit,
-        )
-        self._check_live(live)
-        return [self._answer(f, as_of, known_at) for f in found]
+        at = self._at(as_of, known_at)
+        left = limit
+        while left is None or left > 0:
+            size = PAGE if left is None else min(PAGE, left)
+            live, found = self.view.board_of(
+                at,
+                status=status.value if status is not None else None,
+                actor=actor,
+                after=after,
+                limit=size,
+            )
+            self._check_live(live)
+            for item in found:
+                yield self._answer(item, as_of, known_at)
+            if len(found) < size:
+                return
+            after = found[-1].channel
+            left = None if left is None else left - len(found)
 
     def timeline(
         self, a: str, b: str, *, known_at: datetime, window: timedelta | None = None
