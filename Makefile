@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 .PHONY: help install run test lint clean
 
 help:
-	@echo "make install   create $(VENV) from requirements.lock (quick when already done)"
+	@echo "make install   create $(VENV) from requirements-dev.lock (runtime + test tools; quick when already done)"
 	@echo "make run       migrate, seed and serve on http://$(BIND):$(PORT)"
 	@echo "make test      run the test suite (PYTEST_ARGS=... to pass options)"
 	@echo "make lint      ruff check, ruff format --check, mypy"
@@ -28,10 +28,10 @@ help:
 install: $(STAMP)
 
 # Re-run only when the lock or the project's metadata changed.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
