@@ -13,6 +13,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
+from infra.readmodel.pgreads import PostgresReads
 from infra.readmodel.rows import Row
 
 FACT_INSERT = (
@@ -44,7 +45,7 @@ SEGMENT_INSERT = (
 )
 
 
-class PostgresChannelView(ChannelView, PostgresTrackingRecorder):
+class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
     """The view's tables in the log's database."""
 
     @contextmanager

@@ -19,11 +19,12 @@ from domain.events import (
     Precision,
     RecordedContact,
     Retraction,
+    Source,
     channel_actors,
-    stored_fact,
 )
 from domain.segments import Segment
 from domain.status import Status
+from domain.time import parse_instant
 
 MIN_TIME = -(2**62)
 MAX_TIME = 2**62
@@ -77,16 +78,24 @@ def _ids(ids: tuple[UUID, ...]) -> str:
     return "[" + ",".join(f'"{i}"' for i in ids) + "]"
 
 
+def _ids_from(text: str) -> tuple[UUID, ...]:
+    return tuple(UUID(e) for e in json.loads(text)) if text != "[]" else ()
+
+
+def _counts_from(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple(json.loads(text).items()) if text != "{}" else ()
+
+
 def segment_from(row: Row) -> Segment:
     return Segment(
         start=None if row["valid_from"] == MIN_TIME else instant(row["valid_from"]),
         end=None if row["valid_to"] == MAX_TIME else instant(row["valid_to"]),
         status=Status(row["status"]),
         since=None if row["since"] is None else instant(row["since"]),
-        evidence=tuple(UUID(e) for e in json.loads(row["evidence"])),
+        evidence=_ids_from(row["evidence"]),
         last_contact=None if row["last_contact"] is None else UUID(row["last_contact"]),
-        requests=tuple(json.loads(row["requests"]).items()),
-        refusals=tuple(json.loads(row["refusals"]).items()),
+        requests=_counts_from(row["requests"]),
+        refusals=_counts_from(row["refusals"]),
         event_count=row["event_count"],
     )
 
@@ -119,9 +128,34 @@ def retraction_row(generation: int, retraction: Retraction) -> dict[str, Any]:
 
 
 def contact_from(row: Row) -> RecordedContact:
-    """The fact as recorded, in full (for answers)."""
+    """The fact as recorded, in full (for answers), from the JSON `fact_row` wrote."""
     return RecordedContact(
-        stored_fact(json.loads(row["fact"])), instant(row["recorded_at"]), row["position"]
+        _fact_from(json.loads(row["fact"])), instant(row["recorded_at"]), row["position"]
+    )
+
+
+def _fact_from(data: dict[str, Any]) -> ContactFact:
+    """Read back `ContactFact.to_dict()`: the fact was checked before it was written,
+    so it is rebuilt field by field rather than validated again (domain.events.stored_fact)."""
+    return ContactFact(
+        id=UUID(data["id"]),
+        type=EventType(data["type"]),
+        occurred_at=parse_instant(data["occurred_at"]),
+        precision=Precision(data["precision"]),
+        actor=data["actor"],
+        counterpart=data["counterpart"],
+        summary=data["summary"],
+        sources=tuple(
+            Source(
+                name=s["name"],
+                url=s["url"],
+                published_at=None
+                if s["published_at"] is None
+                else parse_instant(s["published_at"]),
+            )
+            for s in data["sources"]
+        ),
+        details=data["details"],
     )
 
 
