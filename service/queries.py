@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 
 from domain.events import channel_id
 from domain.segments import answer, timeline_of
 from domain.status import ChannelStatus, Interval, Status, timeline
-from infra.readmodel import ChannelView, Found, Live, Window, open_view
+from infra.readmodel import ChannelView, Found, Live, Window, open_view, retrying
 from infra.readmodel.rows import MICROSECOND, micros
 from infra.settings import Settings
 
@@ -54,7 +55,8 @@ class ReadModel:
         """The status of channel {a, b} at (as_of, known_at), as `Record.status` answers."""
         self._check(window)
         channel = channel_id(a, b)
-        live, found = self.view.status_of(channel, self._at(as_of, known_at))
+        at = self._at(as_of, known_at)
+        live, found = retrying(lambda: self.view.status_of(channel, at))
         self._check_live(live)
         return self._answer(found, as_of, known_at)
 
@@ -80,12 +82,15 @@ class ReadModel:
         left = limit
         while left is None or left > 0:
             size = PAGE if left is None else min(PAGE, left)
-            live, found = self.view.board_of(
-                at,
-                status=status.value if status is not None else None,
-                actor=actor,
-                after=after,
-                limit=size,
+            live, found = retrying(
+                partial(
+                    self.view.board_of,
+                    at,
+                    status=status.value if status is not None else None,
+                    actor=actor,
+                    after=after,
+                    limit=size,
+                )
             )
             self._check_live(live)
             for item in found:
@@ -100,13 +105,14 @@ class ReadModel:
     ) -> list[Interval]:
         """The channel's status intervals over valid time as known at `known_at`."""
         self._check(window)
-        live, parts = self.view.timeline_of(channel_id(a, b), micros(known_at))
+        channel = channel_id(a, b)
+        live, parts = retrying(lambda: self.view.timeline_of(channel, micros(known_at)))
         self._check_live(live)
         return timeline_of(parts) if parts else timeline([], self.window)
 
     def position(self) -> int:
         """How far the read model has processed the log."""
-        return self.view.position()
+        return retrying(self.view.position)
 
     def wait(self, position: int, timeout: float) -> bool:
         """Block until the read model has processed `position`; False on timeout."""

@@ -7,9 +7,10 @@ commits in one transaction with the position it brings the view to.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, InterfaceError, OperationalError
 from eventsourcing.utils import Environment
 
 from infra.readmodel.base import (
@@ -24,6 +25,8 @@ from infra.readmodel.writes import ViewWrites
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 
+T = TypeVar("T")
+
 __all__ = [
     "ChangeSet",
     "ChannelView",
@@ -34,6 +37,7 @@ __all__ = [
     "PositionMoved",
     "Window",
     "open_view",
+    "retrying",
     "tracking_name",
 ]
 
@@ -48,6 +52,14 @@ class ChannelView(ViewReads, ViewWrites):
             datastore.close()
 
 
+def retrying(read: Callable[[], T]) -> T:
+    """Run `read`, once more if the store's connection broke (a restarted server)."""
+    try:
+        return read()
+    except (InterfaceError, OperationalError):
+        return read()
+
+
 def open_view(settings: Settings, *, create_table: bool = False) -> ChannelView:
     """The view of the store named by the settings, on its own connections.
 
@@ -57,7 +69,12 @@ def open_view(settings: Settings, *, create_table: bool = False) -> ChannelView:
     from infra.readmodel.postgres import PostgresChannelView
     from infra.readmodel.sqlite import SQLiteChannelView
 
-    env = Environment(env=eventsourcing_env(settings, create_table=create_table))
+    settings_env = eventsourcing_env(settings, create_table=create_table)
+    # No ping before each use of a pooled connection: on a busy host it costs more
+    # than the read itself. A read that meets a dead connection is retried instead
+    # (see `retrying`), and the projector retries a failed batch.
+    settings_env["POSTGRES_PRE_PING"] = "n"
+    env = Environment(env=settings_env)
     factory = InfrastructureFactory.construct(env)
     view_class: type[Any] = PostgresChannelView if settings.is_postgres else SQLiteChannelView
     view = factory.tracking_recorder(view_class)
