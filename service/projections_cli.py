@@ -168,7 +168,7 @@ def status_command() -> None:
 def run_projector(settings: Settings) -> None:
     """Follow the log into the read model until SIGTERM or Ctrl-C (`backchannel projector`)."""
     check_at_head(settings)
-    runner = Projector(settings)
+    runner = Projector(settings, quiet_gc=True)
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
         runner.interrupt()

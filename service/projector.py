@@ -12,6 +12,7 @@ serve` does) or as a process of its own (`run()`: `backchannel projector`).
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from service.projection import ChannelProjection, decode
 log = get_logger("backchannel.projector")
 Progress = Callable[[int, int], None]
 REPORT_EVERY = 10.0  # seconds
+COLLECT_EVERY = 300.0  # seconds between full garbage collections, with quiet_gc
 
 
 class WindowMismatch(RuntimeError):
@@ -52,6 +54,7 @@ class Projector:
         batch_size: int | None = None,
         cache_channels: int | None = None,
         poll_interval: float = 0.5,
+        quiet_gc: bool = False,
     ) -> None:
         self.settings = settings
         self._owns = (app is None, view is None)
@@ -61,6 +64,8 @@ class Projector:
         self.batch_size = batch_size or settings.projection_batch
         self.cache_channels = cache_channels or settings.projection_cache_channels
         self.poll_interval = poll_interval
+        self.quiet_gc = quiet_gc
+        self._collected = time.monotonic()
         self.position = 0
         self.last_error: BaseException | None = None
         self._projection: ChannelProjection | None = None
@@ -135,7 +140,23 @@ class Projector:
         with self._advanced:
             self.position = batch[-1].id
             self._advanced.notify_all()
+        if self.quiet_gc:
+            self._spare_the_collector()
         return len(batch)
+
+    def _spare_the_collector(self) -> None:
+        """Keep full garbage collections of a large cache rare, and out of transactions.
+
+        The projection's memory of channels is long-lived and free of cycles;
+        left to itself, the collector walks all of it again and again (a third
+        of a rebuild's time, pauses of seconds). Between batches, what is alive
+        is frozen out of its sight; every few minutes it collects once.
+        """
+        if time.monotonic() - self._collected > COLLECT_EVERY:
+            gc.unfreeze()
+            gc.collect()
+            self._collected = time.monotonic()
+        gc.freeze()
 
     def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
         """Project everything up to `until` (default: the head now); the position reached."""
@@ -208,6 +229,8 @@ class Projector:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.quiet_gc:
+            gc.unfreeze()
         owns_app, owns_view = self._owns
         if owns_view:
             self.view.close()
@@ -230,7 +253,8 @@ class Projector:
         if not self.settings.is_postgres:
             return None
         try:
-            connection = psycopg.connect(self.settings.database_url, autocommit=True)
+            url = self.settings.database_url.split("?", 1)[0]  # ?schema= is ours, not libpq's
+            connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
             channel = getattr(self.app.recorder, "channel_name", "stored_events")
             connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         except psycopg.Error:

@@ -60,6 +60,7 @@ def rebuild(
             generation=number,
             batch_size=batch_size,
             cache_channels=cache_channels,
+            quiet_gc=True,
         )
         started = time.monotonic()
         projector.catch_up(progress=progress)

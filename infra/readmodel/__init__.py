@@ -74,6 +74,10 @@ def open_view(settings: Settings, *, create_table: bool = False) -> ChannelView:
     # than the read itself. A read that meets a dead connection is retried instead
     # (see `retrying`), and the projector retries a failed batch.
     settings_env["POSTGRES_PRE_PING"] = "n"
+    # The library ends a session idle in a transaction for 5 s; a batch builds its
+    # rows before it begins, but a long pause of the process (a full garbage
+    # collection of a large cache) must not cost the batch.
+    settings_env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] = "60"
     env = Environment(env=settings_env)
     factory = InfrastructureFactory.construct(env)
     view_class: type[Any] = PostgresChannelView if settings.is_postgres else SQLiteChannelView

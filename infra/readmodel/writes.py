@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -22,6 +23,16 @@ FACT_COLUMNS = (
     "event_id, channel, type, actor, counterpart, valid_from, recorded_at, position, "
     "retracted_at, retraction_id, retraction_position, retraction_reason"
 )
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A batch's writes as rows, in the order they are applied."""
+
+    channels: list[dict[str, Any]]
+    facts: list[dict[str, Any]]
+    retractions: list[dict[str, Any]]
+    steps: list[Rewind | tuple[list[dict[str, Any]], list[dict[str, Any]]]]
 
 
 class ViewWrites(ViewBase):
@@ -65,8 +76,29 @@ class ViewWrites(ViewBase):
 
         Refused (nothing written) if the generation was retired meanwhile, or
         if its tracked position is no longer `previous` (another projector ran).
+        Every row is built before the transaction begins, so that it stays short.
         """
         g = generation
+        writes = _Rows(
+            channels=[channel_row(g, ch) for ch in sorted(changes.channels)],
+            facts=[fact_row(g, f) for f in changes.facts],
+            retractions=[retraction_row(g, r) for r in changes.retractions],
+            steps=[
+                step
+                if isinstance(step, Rewind)
+                else (
+                    [
+                        {"g": g, "c": ch, "v": start, "at": at}
+                        for (ch, start), at in step.closes.items()
+                    ],
+                    [
+                        segment_row(g, r.channel, r.segment, r.known_from, r.known_to)
+                        for r in step.rows()
+                    ],
+                )
+                for step in changes.steps
+            ],
+        )
         with self._writing() as c:
             self._lock_generations(c, exclusive=False)
             moved = self._lock_position(c, tracking.application_name)
@@ -80,49 +112,40 @@ class ViewWrites(ViewBase):
             if state is None or state["state"] == "retired":
                 raise GenerationRetired(f"generation {g} is retired")
             self._track(c, tracking)
-            if changes.channels:
-                c.executemany(
-                    self._sql(
-                        "INSERT INTO channels (generation, channel, actor_a, actor_b) "
-                        "VALUES (%(generation)s, %(channel)s, %(actor_a)s, %(actor_b)s) "
-                        "ON CONFLICT DO NOTHING"
-                    ),
-                    [channel_row(g, ch) for ch in sorted(changes.channels)],
-                )
-            if changes.facts:
-                self._insert_facts(c, [fact_row(g, f) for f in changes.facts])
-            if changes.retractions:
-                c.executemany(
-                    self._sql(
-                        "UPDATE channel_facts SET retracted_at = %(retracted_at)s, "
-                        "retraction_id = %(retraction_id)s, "
-                        "retraction_position = %(retraction_position)s, "
-                        "retraction_reason = %(retraction_reason)s "
-                        "WHERE generation = %(generation)s AND event_id = %(event_id)s"
-                    ),
-                    [retraction_row(g, r) for r in changes.retractions],
-                )
-            for step in changes.steps:
-                if isinstance(step, Rewind):
-                    self._rewind(c, g, step)
-                    continue
-                if step.closes:
-                    self._close_segments(
-                        c,
-                        [
-                            {"g": g, "c": channel, "v": start, "at": at}
-                            for (channel, start), at in step.closes.items()
-                        ],
-                    )
-                rows = step.rows()
-                if rows:
-                    self._insert_segments(
-                        c,
-                        [
-                            segment_row(g, r.channel, r.segment, r.known_from, r.known_to)
-                            for r in rows
-                        ],
-                    )
+            self._write(c, g, writes)
+
+    def _write(self, c: Cursor, generation: int, writes: _Rows) -> None:
+        if writes.channels:
+            c.executemany(
+                self._sql(
+                    "INSERT INTO channels (generation, channel, actor_a, actor_b) "
+                    "VALUES (%(generation)s, %(channel)s, %(actor_a)s, %(actor_b)s) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                writes.channels,
+            )
+        if writes.facts:
+            self._insert_facts(c, writes.facts)
+        if writes.retractions:
+            c.executemany(
+                self._sql(
+                    "UPDATE channel_facts SET retracted_at = %(retracted_at)s, "
+                    "retraction_id = %(retraction_id)s, "
+                    "retraction_position = %(retraction_position)s, "
+                    "retraction_reason = %(retraction_reason)s "
+                    "WHERE generation = %(generation)s AND event_id = %(event_id)s"
+                ),
+                writes.retractions,
+            )
+        for step in writes.steps:
+            if isinstance(step, Rewind):
+                self._rewind(c, generation, step)
+                continue
+            closes, opens = step
+            if closes:
+                self._close_segments(c, closes)
+            if opens:
+                self._insert_segments(c, opens)
 
     def _close_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         """Set `known_to` of the believed row of each (channel, valid_from)."""
