@@ -74,6 +74,8 @@ class Backchannel(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = utcnow) -> None:
         super().__init__(env=dict(env or {}))
         self.clock = clock
+        self.written = 0  # the last log position this process appended
+        self.listeners: list[Callable[[int], None]] = []  # told of every append's position
         self.window = DEFAULT_WINDOW
         self.record = Record()
         # Re-entrant: a reader holds it across refresh() and its own reading.
@@ -325,9 +327,14 @@ class Backchannel(Application[UUID]):
                     [FieldError(_at(index, e.loc), e.msg) for e in invalid.errors]
                 ) from None
 
-    @staticmethod
-    def _note(recordings: Sequence[Recording[UUID]]) -> int:
-        return max((r.notification.id for r in recordings), default=0)
+    def _note(self, recordings: Sequence[Recording[UUID]]) -> int:
+        """The last position of what was just appended; listeners hear of it."""
+        position = max((r.notification.id for r in recordings), default=0)
+        if position:
+            self.written = max(self.written, position)
+            for listener in self.listeners:
+                listener(position)
+        return position
 
 
 def _at(index: int, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

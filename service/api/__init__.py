@@ -21,6 +21,8 @@ from service.api.middleware import BodyLimit, RequestContext, RouteTable
 from service.api.openapi import openapi_document
 from service.application import Backchannel
 from service.bootstrap import bootstrap
+from service.projector import Projector
+from service.queries import ReadModel
 
 DASHBOARD_MODULE = "service.web"
 
@@ -34,20 +36,33 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     configure_logging(settings.log_format, settings.log_level)
     owned = backchannel is None
     application = bootstrap(settings) if backchannel is None else backchannel
+    readmodel = ReadModel.open(settings)
+    # The channel routes read the projection; by default this process keeps it
+    # current itself, else a separate `backchannel projector` does.
+    projector = Projector(settings, app=application) if settings.embedded_projector else None
+    if projector is not None:
+        application.listeners.append(lambda _position: projector.poke())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(application.refresh)  # fold the log before the first request
+        if projector is not None:
+            projector.start()
         try:
             yield
         finally:
+            if projector is not None:
+                await run_in_threadpool(projector.stop)
+            readmodel.close()
             if owned:
                 application.close()
 
     app = FastAPI(lifespan=lifespan, title="Backchannel", version="1")
     app.state.settings = settings
     app.state.backchannel = application
-    app.state.metrics = metrics = ApiMetrics(application)
+    app.state.readmodel = readmodel
+    app.state.projector = projector
+    app.state.metrics = metrics = ApiMetrics(application, readmodel)
     install_problems(app)
     for router in (actors.router, events.router, channels.router, ops.router):
         app.include_router(router)

@@ -59,17 +59,18 @@ def list_channels(
     ] = None,
 ) -> dict[str, Any]:
     """Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."""
-    with reader.record() as record:
+    with reader.projection() as (record, view):
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
         party = record.resolve(actor) if actor is not None else None
-        board = record.board(
+        board = view.board(
             as_of=when,
             known_at=known,
-            window=reader.window,
             status=status,
             actor=party.id if party else actor,
+            after=paging.after("channels"),
+            limit=paging.limit + 1,
         )
         page, cursor = paginate(
             board,
@@ -91,16 +92,10 @@ def channel_status(
     a: ActorA, b: ActorB, reader: Reading, as_of: AsOf = None, known_at: KnownAt = None
 ) -> dict[str, Any]:
     """The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."""
-    with reader.record() as record:
+    with reader.projection() as (record, view):
         first, second = _parties(record, a, b)
         now = reader.now()
-        answer = record.status(
-            first,
-            second,
-            as_of=as_of or now,
-            known_at=known_at or now,
-            window=reader.window,
-        )
+        answer = view.status(first, second, as_of=as_of or now, known_at=known_at or now)
         return status_view(answer)
 
 
@@ -122,10 +117,10 @@ def channel_timeline(
     known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."""
-    with reader.record() as record:
+    with reader.projection() as (record, view):
         first, second = _parties(record, a, b)
         known = paging.pinned("known_at", known_at, reader.now())
-        intervals = record.timeline(first, second, known_at=known, window=reader.window)
+        intervals = view.timeline(first, second, known_at=known)
         shown = [(i, v) for i, v in enumerate(intervals) if v.overlaps(from_, to)]
         page, cursor = paginate(
             shown,

@@ -22,6 +22,8 @@ from service.api.auth import require_read, require_write
 from service.api.errors import NOT_CAUGHT_UP, ApiProblem
 from service.api.metrics import ApiMetrics
 from service.application import Backchannel
+from service.projector import Projector
+from service.queries import ReadModel
 
 POLL_SECONDS = 0.02
 
@@ -32,6 +34,14 @@ def get_backchannel(request: Request) -> Backchannel:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_readmodel(request: Request) -> ReadModel:
+    return request.app.state.readmodel  # type: ignore[no-any-return]
+
+
+def get_projector(request: Request) -> Projector | None:
+    return request.app.state.projector  # type: ignore[no-any-return]
 
 
 def get_metrics(request: Request) -> ApiMetrics:
@@ -45,6 +55,8 @@ class ReadSide:
     backchannel: Backchannel
     min_position: int | None
     wait_seconds: float
+    readmodel: ReadModel
+    projector: Projector | None
 
     @contextmanager
     def record(self) -> Iterator[Record]:
@@ -58,6 +70,37 @@ class ReadSide:
         with self.backchannel.reading() as record:
             yield record
 
+    @contextmanager
+    def projection(self) -> Iterator[tuple[Record, ReadModel]]:
+        """The channel read model, caught up to `min_position` (else 503), and the record
+        (held still) to resolve actor names.
+
+        Without `min_position`, it waits (bounded) for this process's own last
+        write, and answers with what it has if that takes too long: a client of
+        one process reads its writes without asking; across processes it passes
+        `min_position`.
+        """
+        if self.min_position is not None:
+            if not self._projected(self.min_position):
+                reached = self.readmodel.position()
+                raise ApiProblem(
+                    503,
+                    f"the read model is at position {reached}, not yet at "
+                    f"{self.min_position}; retry shortly",
+                    type=NOT_CAUGHT_UP,
+                    headers={"Retry-After": "1"},
+                    position=reached,
+                )
+        elif self.backchannel.written:
+            self._projected(self.backchannel.written)
+        with self.backchannel.reading() as record:
+            yield record, self.readmodel
+
+    def _projected(self, position: int) -> bool:
+        if self.projector is not None:
+            return self.projector.wait(position, self.wait_seconds)
+        return self.readmodel.wait(position, self.wait_seconds)
+
     def now(self) -> datetime:
         return self.backchannel.clock()
 
@@ -70,6 +113,8 @@ def read_side(
     _auth: Annotated[None, Depends(require_read)],
     backchannel: Annotated[Backchannel, Depends(get_backchannel)],
     settings: Annotated[Settings, Depends(get_settings)],
+    readmodel: Annotated[ReadModel, Depends(get_readmodel)],
+    projector: Annotated[Projector | None, Depends(get_projector)],
     min_position: Annotated[
         int | None,
         Query(
@@ -80,7 +125,9 @@ def read_side(
     ] = None,
 ) -> ReadSide:
     """The read side for a client allowed to read."""
-    return ReadSide(backchannel, min_position, settings.min_position_wait_seconds)
+    return ReadSide(
+        backchannel, min_position, settings.min_position_wait_seconds, readmodel, projector
+    )
 
 
 def wait_for(backchannel: Backchannel, position: int, seconds: float) -> None:

@@ -9,33 +9,35 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from service.application import Backchannel
+from service.queries import ReadModel
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class ProjectionCollector(Collector):
-    """The record's position and how far it is behind the log, read at scrape time."""
+    """The read model's position and how far it is behind the log, read at scrape time."""
 
-    def __init__(self, backchannel: Backchannel) -> None:
+    def __init__(self, backchannel: Backchannel, readmodel: ReadModel) -> None:
         self.backchannel = backchannel
+        self.readmodel = readmodel
 
     def collect(self) -> Iterator[Metric]:
-        position = self.backchannel.record.position
-        yield GaugeMetricFamily(
-            "backchannel_projection_position",
-            "Log position the in-memory record has folded",
-            value=position,
-        )
         try:
+            position = self.readmodel.position()
             head = self.backchannel.head()
         except Exception:  # the store is down: readyz says so, the scrape must not fail
             return
+        yield GaugeMetricFamily(
+            "backchannel_projection_position",
+            "Log position the channel read model has processed",
+            value=position,
+        )
         yield GaugeMetricFamily(
             "backchannel_log_head", "Position of the last event in the log", value=head
         )
         yield GaugeMetricFamily(
             "backchannel_projection_lag",
-            "Events appended to the log but not yet folded into the record",
+            "Events appended to the log but not yet in the channel read model",
             value=max(head - position, 0),
         )
 
@@ -43,7 +45,7 @@ class ProjectionCollector(Collector):
 class ApiMetrics:
     """HTTP requests by route template and status, their latency, and events appended by type."""
 
-    def __init__(self, backchannel: Backchannel) -> None:
+    def __init__(self, backchannel: Backchannel, readmodel: ReadModel) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "backchannel_http_requests",
@@ -64,7 +66,7 @@ class ApiMetrics:
             ["type"],
             registry=self.registry,
         )
-        self.registry.register(ProjectionCollector(backchannel))
+        self.registry.register(ProjectionCollector(backchannel, readmodel))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

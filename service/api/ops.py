@@ -9,10 +9,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from infra import schema
 from infra.settings import Settings
-from service.api.deps import Metrics, get_backchannel, get_settings
+from service.api.deps import Metrics, get_backchannel, get_readmodel, get_settings
 from service.api.errors import NOT_READY, ApiProblem, problems
 from service.api.schemas import HealthOut, ReadyOut
 from service.application import Backchannel
+from service.queries import ReadModel
 
 router = APIRouter(tags=["operations"])
 
@@ -27,6 +28,7 @@ def healthz() -> dict[str, Any]:
 def readyz(
     backchannel: Annotated[Backchannel, Depends(get_backchannel)],
     settings: Annotated[Settings, Depends(get_settings)],
+    readmodel: Annotated[ReadModel, Depends(get_readmodel)],
 ) -> dict[str, Any]:
     """Ready when the store answers and its schema is at head; reports the projection lag."""
     try:
@@ -43,7 +45,12 @@ def readyz(
         raise ApiProblem(
             503, f"the schema cannot be read ({type(error).__name__})", type=NOT_READY
         ) from None
-    position = backchannel.record.position
+    try:
+        position = readmodel.position()
+    except Exception as error:
+        raise ApiProblem(
+            503, f"the read model cannot be read ({type(error).__name__})", type=NOT_READY
+        ) from None
     return {
         "status": "ready",
         "schema_revision": schema.head_revision(settings),

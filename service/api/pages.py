@@ -54,6 +54,11 @@ class PageRequest:
                 raise malformed("its times are not readable") from None
         return default
 
+    def after(self, listing: str) -> str | None:
+        """The string key the previous page of `listing` ended at (None on a first page)."""
+        after = _after(self.cursor, listing)
+        return after if isinstance(after, str) else None
+
 
 def malformed(why: str) -> RequestValidationError:
     """The 422 for a cursor this server did not issue (or not for this list)."""
