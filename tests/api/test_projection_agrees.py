@@ -39,7 +39,7 @@ def test_board_from_the_read_model_equals_the_board_from_replaying_the_log(seede
 
 
 def test_status_and_timeline_agree_before_and_after_a_retraction(seeded, backchannel):
-    client, head = seeded
+    client, _ = seeded
     call = next(
         e
         for e in backchannel.refresh().events(channel="lloyd-austin~sergei-shoigu")
