@@ -80,6 +80,9 @@ class Backchannel(Application[UUID]):
         self.record = Record()
         # Re-entrant: a reader holds it across refresh() and its own reading.
         self._fold_lock = threading.RLock()
+        # Held from the moment new events are stamped until the store has them, so
+        # that, within a process, recorded_at never runs backwards along the log.
+        self._append_lock = threading.RLock()
         self._actor_states: dict[UUID, Actor] = {}
 
     # -- actors ---------------------------------------------------------------
@@ -93,16 +96,17 @@ class Backchannel(Application[UUID]):
                 raise Conflict(f"actor {profile.id!r} is registered with different content")
             self.refresh()
             return WrittenActor(False, self.record.actor_positions[profile.id], existing.profile)
-        actor = Actor(
-            actor_id=profile.id,
-            name=profile.name,
-            kind=profile.kind.value,
-            country=profile.country,
-            role=profile.role,
-            aliases=list(profile.aliases),
-        )
         try:
-            recordings = self.save(actor)
+            with self._append_lock:
+                actor = Actor(
+                    actor_id=profile.id,
+                    name=profile.name,
+                    kind=profile.kind.value,
+                    country=profile.country,
+                    role=profile.role,
+                    aliases=list(profile.aliases),
+                )
+                recordings = self.save(actor)
         except IntegrityError:
             return self.register_actor(data)  # a concurrent twin won: compare with it
         position = self._note(recordings)
@@ -122,20 +126,21 @@ class Backchannel(Application[UUID]):
             raise NotFound(f"no actor {actor_id!r}")
         if name is not None and not name.strip():
             raise InvalidFact([FieldError(("name",), "must not be empty")])
-        if name is not None and name.strip() != actor.name:
-            actor.rename(name.strip())
-        if role is not None and role != actor.role:
-            actor.change_role(role)
-        for alias in aliases:
-            if not alias.strip():
-                raise InvalidFact([FieldError(("aliases",), "must be non-empty strings")])
-            if alias.strip() not in actor.aliases:
-                actor.add_alias(alias.strip())
-        if not actor.pending_events:
-            self.refresh()
-            return WrittenActor(False, self.record.position, actor.profile)
+        if any(not alias.strip() for alias in aliases):
+            raise InvalidFact([FieldError(("aliases",), "must be non-empty strings")])
         try:
-            recordings = self.save(actor)
+            with self._append_lock:
+                if name is not None and name.strip() != actor.name:
+                    actor.rename(name.strip())
+                if role is not None and role != actor.role:
+                    actor.change_role(role)
+                for alias in aliases:
+                    if alias.strip() not in actor.aliases:
+                        actor.add_alias(alias.strip())
+                if not actor.pending_events:
+                    self.refresh()
+                    return WrittenActor(False, self.record.position, actor.profile)
+                recordings = self.save(actor)
         except IntegrityError as error:
             raise Conflict(f"actor {actor_id!r} changed concurrently; try again") from error
         return WrittenActor(True, self._note(recordings), actor.profile)
@@ -186,9 +191,10 @@ class Backchannel(Application[UUID]):
                         f"event {fact.id} is already recorded with different content"
                         + (f" (item {index})" if len(items) > 1 else "")
                     )
-            fresh = [Contact(fact=f.to_dict()) for f in facts if existing[f.id] is None]
             try:
-                recordings = self.save(*fresh) if fresh else []
+                with self._append_lock:
+                    fresh = [Contact(fact=f.to_dict()) for f in facts if existing[f.id] is None]
+                    recordings = self.save(*fresh) if fresh else []
             except IntegrityError:
                 if attempt == 2:
                     raise
@@ -220,9 +226,10 @@ class Backchannel(Application[UUID]):
         contact = self._contact(event_id)
         if contact is None:
             raise NotFound(f"no event {event_id}")
-        contact.retract(uuid4(), reason.strip())
         try:
-            recordings = self.save(contact)
+            with self._append_lock:
+                contact.retract(uuid4(), reason.strip())
+                recordings = self.save(contact)
         except IntegrityError as error:
             raise Conflict(f"event {event_id} is already retracted") from error
         self._note(recordings)

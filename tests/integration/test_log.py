@@ -242,3 +242,13 @@ def test_export_is_json_lines_in_the_api_shape(backchannel):
     lines = [json.loads(line) for line in export_events(backchannel)]
     assert len(lines) == 17
     assert {"id", "type", "occurred_at", "channel", "recorded_at", "position"} <= set(lines[0])
+
+
+def test_recorded_at_never_runs_backwards_along_the_log_of_one_process(backchannel):
+    seed(backchannel)
+    items = [fact("statement", "2022-04-01", summary=str(n)) for n in range(60)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(backchannel.record_fact, items))
+    contacts = sorted(backchannel.refresh().contacts.values(), key=lambda c: c.position)
+    times = [c.recorded_at for c in contacts]
+    assert times == sorted(times)
