@@ -65,9 +65,9 @@ class Figures:
     events: int
     channels: int
     head: int
-    load_seconds: float
-    rebuild_seconds: float
-    rebuild_rate: float
+    load_seconds: float | None  # None when a loaded database was reused
+    rebuild_seconds: float | None
+    rebuild_rate: float | None
     via: str
     status_p50_ms: float
     status_p99_ms: float
@@ -109,7 +109,9 @@ def fresh_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def prepare(url: str, events: int, channels: int, reuse: bool) -> tuple[float, float, float, int]:
+def prepare(
+    url: str, events: int, channels: int, reuse: bool
+) -> tuple[float | None, float | None, float | None, int]:
     """Load and rebuild (unless reusing); (load seconds, rebuild seconds, rate, head)."""
     settings = Settings(database_url=url, log_format="json", log_level="WARNING")
     if reuse and loaded_already(url):
@@ -119,7 +121,7 @@ def prepare(url: str, events: int, channels: int, reuse: bool) -> tuple[float, f
             head = view.head()
         finally:
             view.close()
-        return float("nan"), float("nan"), float("nan"), head
+        return None, None, None, head
     fresh_database(url)
     migrate(settings)
     app = bootstrap(settings)
@@ -266,12 +268,16 @@ def run(args: argparse.Namespace, events: int) -> Figures:
     )
 
 
-def ratio(big: float, small: float) -> str:
-    return f"{big / small:.2f}" if small and small == small and big == big else "—"
+def ratio(big: float | None, small: float | None) -> str:
+    return f"{big / small:.2f}" if small and big is not None else "—"
+
+
+def shown(value: float | None, fmt: str) -> str:
+    return "—" if value is None else fmt.format(value)
 
 
 def report(base: Figures, big: Figures) -> str:
-    rows = [
+    rows: list[tuple[str, float | None, float | None, str]] = [
         ("rebuild (events/s)", base.rebuild_rate, big.rebuild_rate, "{:,.0f}"),
         ("status p50 (ms)", base.status_p50_ms, big.status_p50_ms, "{:.2f}"),
         ("status p99 (ms)", base.status_p99_ms, big.status_p99_ms, "{:.2f}"),
@@ -283,7 +289,7 @@ def report(base: Figures, big: Figures) -> str:
     ]
     for name, small, large, fmt in rows:
         lines.append(
-            f"{name:24}{fmt.format(small):>14}{fmt.format(large):>14}{ratio(large, small):>8}"
+            f"{name:24}{shown(small, fmt):>14}{shown(large, fmt):>14}{ratio(large, small):>8}"
         )
     return "\n".join(lines)
 
