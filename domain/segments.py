@@ -78,9 +78,9 @@ class Segment:
 def segments(facts: Sequence[RecordedContact], window: timedelta) -> list[Segment]:
     """A channel's segments over all of valid time, for the facts known at one instant.
 
-    `facts` are what the record held then (see domain.status.known_facts). Adjacent phases with the same answer are
-    joined: a contact leaving the window while a refusal stands, say, changes
-    no answer and starts no segment.
+    `facts` are what the record held then (see domain.status.known_facts).
+    Adjacent phases with the same answer are joined: a contact leaving the
+    window while a refusal stands, say, changes no answer and starts no segment.
     """
     return resegment([], sorted(facts, key=_sort_key), window, None)[1]
 
