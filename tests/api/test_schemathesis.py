@@ -191,8 +191,11 @@ def test_the_api_conforms_to_its_openapi_document(fuzzed_app: FastAPI) -> None:
 
 def failed_checks(event: events.ScenarioFinished) -> list[str]:
     found = []
-    for checks in event.recorder.checks.values():
+    for case_id, checks in event.recorder.checks.items():
+        interaction = event.recorder.interactions.get(case_id)
         for check in checks:
+            if check.name == "not_a_server_error" and not_caught_up(interaction):
+                continue  # the documented answer to a min_position the log has not reached
             if check.status == Status.FAILURE and check.failure_info is not None:
                 failure = check.failure_info.failure
                 found.append(
@@ -200,3 +203,20 @@ def failed_checks(event: events.ScenarioFinished) -> list[str]:
                     f"{failure.message}\n{check.failure_info.code_sample}"
                 )
     return found
+
+
+def not_caught_up(interaction: Any) -> bool:
+    """A 503 with Retry-After to a request that asked for a `min_position`.
+
+    The hook keeps generated positions within the log, but not every phase of
+    the run passes through it: a position beyond the log is then a 503 by contract.
+    """
+    if interaction is None or interaction.response is None:
+        return False
+    response = interaction.response
+    headers = {k.lower() for k in response.headers}
+    return (
+        response.status_code == 503
+        and "retry-after" in headers
+        and "min_position=" in str(interaction.request.uri)
+    )
