@@ -46,7 +46,7 @@ class UnknownActor(DomainError):
 
 @dataclass
 class Conflict(DomainError):
-    """The same identifier was used before for different content, or the change is not allowed now."""
+    """An id was used before for different content, or the change is not allowed now."""
 
     detail: str
 
