@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.transfer import seed
+from tests.e2e.processes import command, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -49,20 +48,6 @@ AUSTIN_SHOIGU = "lloyd-austin~sergei-shoigu"
 MILLEY_GERASIMOV = "mark-milley~valery-gerasimov"
 # Polling brings changes within seconds; leave room for a slow CI machine.
 LIVE_TIMEOUT_MS = 20_000
-
-
-def command() -> list[str]:
-    """The installed console script, or the module when the venv has none."""
-    script = Path(sys.executable).with_name("backchannel")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from service.cli import app; app()"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

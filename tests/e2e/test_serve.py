@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,25 +17,12 @@ import pytest
 from infra.settings import Settings
 from service.bootstrap import bootstrap
 from service.transfer import seed
+from tests.e2e.processes import command, free_port
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-" + uuid.uuid4().hex
 STARTUP_SECONDS = 30
-
-
-def command() -> list[str]:
-    """The installed console script, or the module when the venv has none."""
-    script = Path(sys.executable).with_name("backchannel")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from service.cli import app; app()"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(database_url: str) -> dict[str, str]:

@@ -18,20 +18,8 @@ from infra.settings import Settings
 from service.application import Backchannel
 from service.bootstrap import bootstrap
 from service.transfer import SEEDS, import_actors, read_lines, seed
+from tests.article import ARTICLE_BOARD
 from tests.factories import fact
-
-ARTICLE_TABLE = {
-    "lloyd-austin~sergei-shoigu": "refused",
-    "mark-milley~valery-gerasimov": "refused",
-    "jake-sullivan~nikolai-patrushev": "open",
-    "john-sullivan~ru-mfa": "open",
-    "ru-mod~us-defense-attaches-moscow": "open",
-    "ru-military~us-military": "standby",
-    "emmanuel-macron~vladimir-putin": "open",
-    "olaf-scholz~vladimir-putin": "open",
-    "naftali-bennett~vladimir-putin": "open",
-    "joe-biden~vladimir-putin": "no_contact",
-}
 
 
 def board(app: Backchannel, day: str) -> dict[str, str]:
@@ -51,7 +39,7 @@ def seed_events() -> list[dict]:
 def test_article_table_is_reproduced_from_the_seeds(backchannel):
     seed(backchannel)
     answers = board(backchannel, "2022-03-24")
-    assert {c: answers.get(c, "no_contact") for c in ARTICLE_TABLE} == ARTICLE_TABLE
+    assert {c: answers.get(c, "no_contact") for c in ARTICLE_BOARD} == ARTICLE_BOARD
 
 
 def test_history_replayed_to_2022_02_20_shows_the_february_calls_open(backchannel):
