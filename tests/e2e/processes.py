@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
+import pytest
 
 
 def command() -> list[str]:
@@ -19,3 +25,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+STARTUP_SECONDS = 30
+
+
+def tail(log: Path) -> str:
+    """The end of a process's captured output, for a failure message."""
+    return log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Return once `url`/healthz answers 200; fail the test if the process dies or is slow."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited with {process.returncode}:\n{tail(log)}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"serve did not answer /healthz within {STARTUP_SECONDS}s:\n{tail(log)}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.transfer import seed
-from tests.e2e.processes import command, free_port
+from tests.e2e.processes import command, free_port, stop, wait_until_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TOKEN = "e2e-" + uuid.uuid4().hex
-STARTUP_SECONDS = 30
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 AUSTIN_SHOIGU = "lloyd-austin~sergei-shoigu"
@@ -84,27 +81,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_until_healthy(process, url, log)
         yield url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"serve did not answer /healthz in {STARTUP_SECONDS}s:\n{log.read_text()[-4000:]}")
+        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +16,11 @@ import pytest
 from infra.settings import Settings
 from service.bootstrap import bootstrap
 from service.transfer import seed
-from tests.e2e.processes import command, free_port
+from tests.e2e.processes import command, free_port, stop, tail, wait_until_healthy
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-" + uuid.uuid4().hex
-STARTUP_SECONDS = 30
 
 
 def environment(database_url: str) -> dict[str, str]:
@@ -42,7 +40,7 @@ class Server:
     log: Path
 
     def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+        return tail(self.log)
 
 
 @pytest.fixture
@@ -65,30 +63,10 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
         )
     running = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        wait_until_healthy(running)
+        wait_until_healthy(process, running.url, log)
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"serve exited with {server.process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"serve did not answer /healthz within {STARTUP_SECONDS}s:\n{server.output()}")
+        stop(process)
 
 
 def test_served_board_reads_like_the_article_and_takes_a_write(server: Server) -> None:
