@@ -13,21 +13,10 @@ from psycopg.sql import SQL, Identifier
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
-from infra.readmodel.pgreads import PostgresReads
+from infra.readmodel.pgreads import SKETCH, PostgresReads
 from infra.readmodel.rows import Row
 
-FACT_INSERT = (
-    "generation",
-    "event_id",
-    "channel",
-    "type",
-    "actor",
-    "counterpart",
-    "valid_from",
-    "recorded_at",
-    "position",
-    "fact",
-)
+FACT_INSERT = ("generation", *SKETCH, "fact")
 SEGMENT_INSERT = (
     "generation",
     "channel",
