@@ -79,8 +79,10 @@ def test_metrics_count_requests_by_route_template_events_by_type_and_lag(
 ) -> None:
     stored = post_event(cast, fact("call_held", "2022-02-18"))
     cast.get(f"/v1/events/{stored['id']}")
-    cast.post("/v1/events", json=fact("statement", "2022-02-19"), headers=WRITE)
+    last = cast.post("/v1/events", json=fact("statement", "2022-02-19"), headers=WRITE).json()
     cast.get("/no/such/path")
+    # The read model follows the log in the background: read once it has the last write.
+    assert cast.get("/v1/channels", params={"min_position": last["position"]}).status_code == 200
     answer = cast.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
