@@ -18,26 +18,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.transfer import seed
+from tests.e2e.browser import chromium, require_chromium
 from tests.e2e.processes import command, free_port, stop, wait_until_healthy
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TOKEN = "e2e-" + uuid.uuid4().hex
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
@@ -45,6 +37,12 @@ AUSTIN_SHOIGU = "lloyd-austin~sergei-shoigu"
 MILLEY_GERASIMOV = "mark-milley~valery-gerasimov"
 # Polling brings changes within seconds; leave room for a slow CI machine.
 LIVE_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_chromium() -> None:
+    """Skip (or, with BACKCHANNEL_REQUIRE_BROWSER=1, fail) before starting a server."""
+    require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +84,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
