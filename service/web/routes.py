@@ -88,4 +88,5 @@ async def not_found(request: Request, exc: Exception) -> Response:
         return not_found_page()
     handler = request.app.exception_handlers[StarletteHTTPException]
     answer = handler(request, exc)
-    return await answer if inspect.isawaitable(answer) else answer
+    response: Response = await answer if inspect.isawaitable(answer) else answer
+    return response
