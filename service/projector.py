@@ -291,6 +291,8 @@ class Projector:
         self._retries += 1
         self._projection = None  # reload what it remembered from the view
         self._close_listener()
+        self._check_pools()
+        log.debug("projector attempt failed", error=describe_error(error), retry_in=backoff)
         if self.state != "lost":
             self.state = "lost"
             self._lost_at = time.monotonic()
@@ -301,6 +303,19 @@ class Projector:
                 retry_in=backoff,
                 exc_info=not isinstance(error, psycopg.OperationalError | OSError),
             )
+
+    def _check_pools(self) -> None:
+        """Have the connection pools drop every broken connection now (PostgreSQL).
+
+        After a server restart each pooled connection fails once when next used;
+        without this, each retry would meet the next dead one.
+        """
+        for owner in (self.app.recorder, self.view):
+            pool = getattr(getattr(owner, "datastore", None), "pool", None)
+            check = getattr(pool, "check", None)
+            if callable(check):
+                with suppress(Exception):  # the server is still away: the next retry will tell
+                    check()
 
     def _recovered(self) -> None:
         if self.state == "lost":
