@@ -32,7 +32,7 @@ from service.views import interval_view, status_view, timestamp
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 
 # What the projected reads (the board, a status, a timeline) say about their freshness.
-PROJECTED = {
+PROJECTED: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Read from the channel read model, which follows the log",
         "headers": {
