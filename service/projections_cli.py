@@ -166,7 +166,11 @@ def status_command() -> None:
 
 
 def run_projector(settings: Settings) -> None:
-    """Follow the log into the read model until SIGTERM or Ctrl-C (`backchannel projector`)."""
+    """Follow the log into the read model until SIGTERM or Ctrl-C (`backchannel projector`).
+
+    A store that cannot be used at start is one line and exit code 1; once
+    following, a lost store is retried with back-off (`Projector.run`), never an exit.
+    """
     check_at_head(settings)
     runner = Projector(settings, quiet_gc=True)
 
