@@ -2,10 +2,11 @@
 
 Runs `backchannel --help` and `backchannel status --help` each --runs times in
 fresh subprocesses, interleaved (one of each per round, so a busy moment on a
-shared machine hits both alike), and, in the same rounds, `python -c pass` as
+shared machine hits all alike), and, in the same rounds, `python -c pass` as
 the interpreter's own floor. Prints the median and the spread (min, max) of the
-wall-clock seconds of each, and exits 1 when a command's median is over
---budget (0.5 s by default).
+wall-clock seconds of each, and the median CPU seconds (user + system) of the
+child, which a loaded machine inflates less. Exits 1 when a command's median
+wall-clock time is over --budget (0.5 s by default).
 
     python -m bench.cli_startup --runs 10
 
@@ -15,6 +16,7 @@ wall-clock seconds of each, and exits 1 when a command's median is over
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,11 +32,15 @@ def backchannel() -> list[str]:
     return [sys.executable, "-c", "from service.cli import app; app()"]
 
 
-def timed(argv: list[str]) -> float:
-    """Wall-clock seconds of one run of `argv`, which must exit 0."""
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one run of `argv`, which must exit 0."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> int:
@@ -49,18 +55,22 @@ def main() -> int:
         "backchannel --help": [*backchannel(), "--help"],
         "backchannel status --help": [*backchannel(), "status", "--help"],
     }
-    seconds: dict[str, list[float]] = {name: [] for name in commands}
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
     for argv in commands.values():  # one untimed run each: a cold disk cache is not news
         timed(argv)
     for _ in range(args.runs):
         for name, argv in commands.items():
-            seconds[name].append(timed(argv))
-    print(f"{args.runs} runs each, interleaved; wall-clock seconds")
-    print(f"{'command':<28} {'median':>8} {'min':>8} {'max':>8}")
+            wall, cpu = timed(argv)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    print(f"{args.runs} runs each, interleaved; seconds")
+    print(f"{'command':<28} {'median':>8} {'min':>8} {'max':>8} {'CPU':>8}")
     over = []
-    for name, runs in seconds.items():
+    for name, runs in walls.items():
         median = statistics.median(runs)
-        print(f"{name:<28} {median:8.3f} {min(runs):8.3f} {max(runs):8.3f}")
+        cpu = statistics.median(cpus[name])
+        print(f"{name:<28} {median:8.3f} {min(runs):8.3f} {max(runs):8.3f} {cpu:8.3f}")
         if name.startswith("backchannel") and median > args.budget:
             over.append(name)
     if over:

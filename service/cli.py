@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from service.command_group import CommandGroup
 from service.projections_cli import projections, projector
 
 # What the commands need is imported inside them: alembic, SQLAlchemy, eventsourcing,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="backchannel",
+    cls=CommandGroup,
     help="Who talked to whom, and who refused to: an event-sourced record of contact.",
     no_args_is_help=True,
     add_completion=False,

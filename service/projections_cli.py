@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from service.command_group import CommandGroup
+
 # rich, structlog, pydantic, the stores and the projector are imported by the commands
 # that use them, so that `backchannel --help` starts at once (bench/cli_startup.py).
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 projections = typer.Typer(
     name="projections",
+    cls=CommandGroup,
     help="The channel read model: rebuild it from the log, see how far behind it is.",
     no_args_is_help=True,
     add_completion=False,

@@ -23,7 +23,7 @@ COMMANDS = {"migrate", "seed", "import", "export", "status", "serve", "projector
 PROJECTIONS_COMMANDS = {"rebuild", "status"}
 # What only the commands themselves need; none of it may load for the help.
 HEAVY = ["alembic", "sqlalchemy", "eventsourcing", "psycopg", "fastapi", "starlette", "uvicorn"]
-HEAVY += ["structlog", "rich", "domain", "infra"]
+HEAVY += ["pydantic", "structlog", "rich", "domain", "infra"]
 
 
 def help_of(*args: str) -> str:
