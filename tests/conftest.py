@@ -22,12 +22,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from pytest_postgresql.executors import PostgreSQLExecutor
 
 from infra.settings import Settings
 from service.application import Backchannel
 from service.bootstrap import bootstrap, migrate
 from tests.postgres_server import (
+    ThrowawayServer,
     Unavailable,
     find_pg_ctl,
     server_url,
@@ -61,7 +61,7 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def throwaway_postgres() -> Iterator[PostgreSQLExecutor]:
+def throwaway_postgres() -> Iterator[ThrowawayServer]:
     """A PostgreSQL server of this test's own, whatever BACKCHANNEL_TEST_POSTGRES_URL says.
 
     The test may `stop()` and `start()` it (same port, same data); `server_url(server)`
@@ -72,7 +72,7 @@ def throwaway_postgres() -> Iterator[PostgreSQLExecutor]:
 
 
 @contextmanager
-def _own_server() -> Iterator[PostgreSQLExecutor]:
+def _own_server() -> Iterator[ThrowawayServer]:
     """A throwaway server, or the test skipped (failed if required) with the reason."""
     with ExitStack() as stack:
         try:

@@ -2,7 +2,7 @@
 
 `throwaway_server()` initialises a new cluster in a temporary directory, starts it
 on a free port of 127.0.0.1 with pytest-postgresql's `PostgreSQLExecutor` (trust
-auth, user `postgres`), and removes it afterwards. The executor it yields can be
+auth, user `postgres`), and removes it afterwards. The server it yields can be
 `stop()`ped and `start()`ed again (same port, same data), which is what fault tests
 need; `server_url()` gives the address to connect to.
 
@@ -26,9 +26,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Self
 
 import pytest
+from mirakuru.exceptions import ProcessFinishedWithError
 from port_for import get_port
 from pytest_postgresql.executors import PostgreSQLExecutor
 
@@ -37,6 +38,20 @@ INSTALLED = Path("/usr/lib/postgresql")
 REQUIRE_POSTGRES = os.environ.get("BACKCHANNEL_REQUIRE_POSTGRES", "") not in ("", "0", "no")
 HOST = "127.0.0.1"
 USER = "postgres"
+
+
+class ThrowawayServer(PostgreSQLExecutor):
+    """pytest-postgresql's executor, whose `start()` returns only once the server takes
+    connections: the port opens while it is still starting up ("the database system is
+    starting up"), and its launcher, `pg_ctl start -w`, exits when it is ready."""
+
+    def start(self) -> Self:
+        super().start()
+        if self.process is not None:
+            returncode = self.process.wait(timeout=self._timeout)
+            if returncode != 0:
+                raise ProcessFinishedWithError(self, returncode)
+        return self
 
 
 class Unavailable(Exception):
@@ -89,7 +104,7 @@ def server_url(server: PostgreSQLExecutor, dbname: str = "postgres") -> str:
 
 
 @contextmanager
-def throwaway_server() -> Iterator[PostgreSQLExecutor]:
+def throwaway_server() -> Iterator[ThrowawayServer]:
     """A new, running PostgreSQL server of its own, stopped and deleted afterwards
     (raises `Unavailable` when there are no binaries to start one)."""
     pg_ctl = find_pg_ctl()
@@ -108,7 +123,7 @@ def throwaway_server() -> Iterator[PostgreSQLExecutor]:
                 f'cd / && exec runuser -u {owner.pw_name} -- {shlex.quote(str(pg_ctl))} "$@"\n'
             )
             executable.chmod(0o755)
-        server = PostgreSQLExecutor(
+        server = ThrowawayServer(
             executable=str(executable),
             host=HOST,
             port=get_port(None),

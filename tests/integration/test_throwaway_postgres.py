@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from pytest_postgresql.executors import PostgreSQLExecutor
 
-from tests.postgres_server import server_url
+from tests.postgres_server import ThrowawayServer, server_url
 
 pytestmark = pytest.mark.postgres
 
 
 def test_a_stopped_server_refuses_connections_and_serves_its_data_again_once_started(
-    throwaway_postgres: PostgreSQLExecutor,
+    throwaway_postgres: ThrowawayServer,
 ) -> None:
     url = server_url(throwaway_postgres)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -29,7 +28,7 @@ def test_a_stopped_server_refuses_connections_and_serves_its_data_again_once_sta
 
 
 def test_a_throwaway_server_is_not_the_shared_one(
-    throwaway_postgres: PostgreSQLExecutor, postgres_server: str
+    throwaway_postgres: ThrowawayServer, postgres_server: str
 ) -> None:
     assert server_url(throwaway_postgres) != postgres_server
     with psycopg.connect(server_url(throwaway_postgres)) as conn:
