@@ -47,7 +47,7 @@ def postgres_server() -> Iterator[str]:
     """The admin URL of a PostgreSQL server: BACKCHANNEL_TEST_POSTGRES_URL's, or a
     throwaway one for the whole run (skip or fail if there is neither)."""
     if not POSTGRES_URL:
-        with _own_server() as server:
+        with _own_server("BACKCHANNEL_TEST_POSTGRES_URL is unset and ") as server:
             yield server_url(server)
         return
     try:
@@ -72,7 +72,7 @@ def throwaway_postgres() -> Iterator[ThrowawayServer]:
 
 
 @contextmanager
-def _own_server() -> Iterator[ThrowawayServer]:
+def _own_server(context: str = "") -> Iterator[ThrowawayServer]:
     """A throwaway server, or the test skipped (failed if required) with the reason."""
     with ExitStack() as stack:
         try:
@@ -82,7 +82,7 @@ def _own_server() -> Iterator[ThrowawayServer]:
         else:
             yield server
             return
-    unavailable(reason)
+    unavailable(context + reason)
 
 
 def pytest_report_header() -> str:

@@ -80,8 +80,8 @@ def find_pg_ctl() -> Path:
     )
     if not found:
         raise Unavailable(
-            f"no PostgreSQL server configured and no {INSTALLED}/*/bin/pg_ctl"
-            " (apt-get install postgresql, or set BACKCHANNEL_TEST_POSTGRES_URL)"
+            f"no {INSTALLED}/*/bin/pg_ctl to start a throwaway PostgreSQL"
+            " (apt-get install postgresql)"
         )
     return found[-1]
 
