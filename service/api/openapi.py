@@ -1,14 +1,27 @@
-"""The OpenAPI document: FastAPI's, with every error as problem+json and reads' auth optional."""
+"""The OpenAPI document, and its pages: Swagger UI at /docs, ReDoc at /redoc.
+
+The document is FastAPI's, with every error as problem+json and reads' auth
+optional. The pages' scripts and styles come from the installed fastapi-offline
+package, served here under /docs/static/, so the docs work with no internet.
+The document, the pages and their assets are reads: with read tokens set they
+need `Authorization: Bearer <token>` like any other read.
+"""
 
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from infra.settings import Settings
+from service.api.auth import require_read
 from service.api.errors import PROBLEM_JSON
+from service.api.security import CSP, policy_for_page
 
 DESCRIPTION = """\
 Backchannel records who talked to whom — and who refused to — between officials,
@@ -72,3 +85,70 @@ def _auth_optional(operation: dict[str, Any]) -> None:
     security = operation.get("security")
     if security and {} not in security:
         operation["security"] = [{}, *security]
+
+
+# -- the browsable pages -----------------------------------------------------------
+
+DOCS_ASSETS = Path(str(files("fastapi_offline") / "static"))
+DOCS_STATIC = "/docs/static"
+ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_read)])
+
+
+@router.api_route("/openapi.json", methods=["GET", "HEAD"])
+def document(request: Request) -> JSONResponse:
+    """The OpenAPI document."""
+    return JSONResponse(request.app.openapi())
+
+
+@router.api_route("/docs", methods=["GET", "HEAD"])
+def swagger_ui(request: Request) -> HTMLResponse:
+    """Swagger UI over the document, from local assets."""
+    root = _root(request)
+    page = get_swagger_ui_html(
+        openapi_url=f"{root}/openapi.json",
+        title="Backchannel - Swagger UI",
+        swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+        swagger_ui_parameters=request.app.swagger_ui_parameters,
+    )
+    return _with_own_policy(page)
+
+
+@router.api_route("/redoc", methods=["GET", "HEAD"])
+def redoc(request: Request) -> HTMLResponse:
+    """ReDoc over the document, from local assets and without web fonts."""
+    root = _root(request)
+    page = get_redoc_html(
+        openapi_url=f"{root}/openapi.json",
+        title="Backchannel - ReDoc",
+        redoc_js_url=f"{root}{DOCS_STATIC}/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+        with_google_fonts=False,
+    )
+    return _with_own_policy(page)
+
+
+@router.api_route(DOCS_STATIC + "/{name}", methods=["GET", "HEAD"])
+def docs_asset(name: str) -> FileResponse:
+    """One of the docs' assets, by its name in the package; never a path."""
+    if name not in ASSET_TYPES:
+        raise HTTPException(status_code=404, detail="no such asset")
+    return FileResponse(DOCS_ASSETS / name, media_type=ASSET_TYPES[name])
+
+
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _with_own_policy(page: HTMLResponse) -> HTMLResponse:
+    """The page, allowed to run exactly its own inline script and style (by their hashes)."""
+    html = bytes(page.body).decode("utf-8")
+    return HTMLResponse(html, headers={CSP: policy_for_page(html)})

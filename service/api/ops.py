@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from infra import schema
 from infra.settings import Settings
+from service.api.auth import require_read
 from service.api.deps import Metrics, get_backchannel, get_readmodel, get_settings
 from service.api.errors import NOT_READY, ApiProblem, problems
 from service.api.schemas import HealthOut, ReadyOut
@@ -63,8 +64,9 @@ def readyz(
 @router.get(
     "/metrics",
     response_class=Response,
+    dependencies=[Depends(require_read)],
     responses=problems(
-        others={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
+        401, others={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
     ),
     summary="Prometheus metrics",
 )
