@@ -133,7 +133,10 @@ def redoc(request: Request) -> HTMLResponse:
         redoc_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
         with_google_fonts=False,
     )
-    return _with_own_policy(page)
+    # ReDoc adds <style> elements as it loads, some before it reads any option (so a
+    # nonce cannot reach them), and searches in a worker it builds from a blob: its
+    # page allows inline styles and blob: workers, never inline scripts.
+    return _with_own_policy(page, any_style=True, blob_workers=True)
 
 
 @router.api_route(DOCS_STATIC + "/{name}", methods=["GET", "HEAD"])
@@ -148,7 +151,7 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def _with_own_policy(page: HTMLResponse) -> HTMLResponse:
-    """The page, allowed to run exactly its own inline script and style (by their hashes)."""
+def _with_own_policy(page: HTMLResponse, **allowances: bool) -> HTMLResponse:
+    """The page, allowed to run exactly its own inline script (by its hash)."""
     html = bytes(page.body).decode("utf-8")
-    return HTMLResponse(html, headers={CSP: policy_for_page(html)})
+    return HTMLResponse(html, headers={CSP: policy_for_page(html, **allowances)})

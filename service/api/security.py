@@ -5,6 +5,7 @@ last-resort 500 included), dashboard pages, static files and the API docs all
 carry the headers. The policy allows only the service's own origin; a response
 that needs more (the API docs' inline script, allowed by its hash) sets its own
 policy, built here with `content_security_policy`, and the middleware keeps it.
+Scripts run only from our origin or by the hash of their exact text, everywhere.
 """
 
 from __future__ import annotations
@@ -102,11 +103,17 @@ def csp_hash(text: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
-def policy_for_page(html: str) -> str:
-    """The same-origin policy, plus the hash of each inline script and style in `html`."""
+def policy_for_page(html: str, *, any_style: bool = False, blob_workers: bool = False) -> str:
+    """The same-origin policy, plus the hash of each inline script and style in `html`;
+    with `any_style`, inline styles of any content (scripts still by hash only); with
+    `blob_workers`, workers the page's own scripts build from blob: URLs."""
     parser = _InlineCode()
     parser.feed(html)
     parser.close()
+    # A hash in style-src would disable 'unsafe-inline': give one or the other.
+    styles = ["'unsafe-inline'"] if any_style else [csp_hash(style) for style in parser.styles]
     return content_security_policy(
-        script_src=map(csp_hash, parser.scripts), style_src=map(csp_hash, parser.styles)
+        script_src=map(csp_hash, parser.scripts),
+        style_src=styles,
+        worker_src=["blob:"] if blob_workers else [],
     )
