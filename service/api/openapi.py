@@ -40,6 +40,24 @@ TAGS = [
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 VALIDATION_PROBLEM = {"$ref": "#/components/schemas/ValidationProblem"}
+# No string holds a NUL character (the API answers 422): said in the document, too.
+NO_NUL = "^[^\\u0000]*$"
+JSON_VALUE = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE_SCHEMA = {
+    "description": "Any JSON value, without a NUL character in any string or key",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": JSON_VALUE},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": JSON_VALUE,
+        },
+    ],
+}
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 UNUSED = ("HTTPValidationError", "ValidationError")
 
@@ -63,6 +81,8 @@ def openapi_document(app: FastAPI, settings: Settings) -> dict[str, Any]:
         schemas = document.get("components", {}).get("schemas", {})
         for name in UNUSED:
             schemas.pop(name, None)
+        _without_nul(document)
+        schemas["JsonValue"] = JSON_VALUE_SCHEMA
         app.openapi_schema = document
     return app.openapi_schema
 
@@ -78,6 +98,27 @@ def _problems_as_problem_json(operation: dict[str, Any]) -> None:
         media["schema"] = VALIDATION_PROBLEM if code == "422" else PROBLEM
         content.clear()
         content[PROBLEM_JSON] = media
+
+
+def _without_nul(node: Any) -> None:
+    """Every string of the document excludes NUL; free-form objects hold such JSON only."""
+    if isinstance(node, list):
+        for item in node:
+            _without_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for item in node.values():
+        _without_nul(item)
+    if node.get("type") == "string":
+        if "pattern" not in node:
+            node["pattern"] = NO_NUL
+        else:  # a string must match both
+            node.setdefault("allOf", []).append({"pattern": NO_NUL})
+    if node.get("type") == "object" and node.get("additionalProperties", False) is not False:
+        node["propertyNames"] = {"pattern": NO_NUL}
+        if node["additionalProperties"] is True or node["additionalProperties"] == {}:
+            node["additionalProperties"] = JSON_VALUE
 
 
 def _auth_optional(operation: dict[str, Any]) -> None:

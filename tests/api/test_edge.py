@@ -306,3 +306,15 @@ def test_at_info_level_an_open_dashboard_writes_only_its_page_loads(
         guarded.get("/static/board.js")
         guarded.get("/v1/channels", headers=READ | POLL)
     assert request_levels(caplog) == [("/", 200, "info")]
+
+
+def test_the_document_says_no_string_holds_a_nul(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert schemas["EventIn"]["properties"]["summary"]["pattern"] == "^[^\\u0000]*$"
+    details = schemas["DetailsIn"]
+    assert details["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    assert details["propertyNames"] == {"pattern": "^[^\\u0000]*$"}
+    channels = document["paths"]["/v1/channels"]["get"]["parameters"]
+    actor = next(p["schema"] for p in channels if p["name"] == "actor")
+    assert {"type": "string", "maxLength": 300, "pattern": "^[^\\u0000]*$"} in actor["anyOf"]
