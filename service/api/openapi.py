@@ -81,7 +81,8 @@ def openapi_document(app: FastAPI, settings: Settings) -> dict[str, Any]:
         schemas = document.get("components", {}).get("schemas", {})
         for name in UNUSED:
             schemas.pop(name, None)
-        _without_nul(document)
+        for node in _request_side(document):
+            _without_nul(node)
         schemas["JsonValue"] = JSON_VALUE_SCHEMA
         app.openapi_schema = document
     return app.openapi_schema
@@ -100,8 +101,34 @@ def _problems_as_problem_json(operation: dict[str, Any]) -> None:
         content[PROBLEM_JSON] = media
 
 
+def _request_side(document: dict[str, Any]) -> list[Any]:
+    """The parameters and request bodies, and every component schema they refer to."""
+    nodes: list[Any] = [
+        part
+        for item in document.get("paths", {}).values()
+        for operation in item.values()
+        for part in (operation.get("parameters"), operation.get("requestBody"))
+        if part is not None
+    ]
+    schemas = document.get("components", {}).get("schemas", {})
+    named: set[str] = set()
+    pending = list(nodes)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            name = ref.rpartition("/")[2] if isinstance(ref, str) else ""
+            if name in schemas and name not in named:
+                named.add(name)
+                pending.append(schemas[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return [*nodes, *(schemas[name] for name in sorted(named))]
+
+
 def _without_nul(node: Any) -> None:
-    """Every string of the document excludes NUL; free-form objects hold such JSON only."""
+    """Every string under `node` excludes NUL; free-form objects hold such JSON only."""
     if isinstance(node, list):
         for item in node:
             _without_nul(item)
