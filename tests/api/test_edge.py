@@ -65,6 +65,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/metrics"): ("/metrics", READS),
     ("GET", "/"): ("/", OPEN),
     ("GET", "/channels/{a}/{b}"): ("/channels/lloyd-austin/sergei-shoigu", OPEN),
+    ("GET", "/channels/{channel_id}"): ("/channels/lloyd-austin~sergei-shoigu", OPEN),
     ("GET", "/static/{name}"): ("/static/board.js", OPEN),
 }
 CASES = [pytest.param(key, id=f"{key[0]} {key[1]}") for key in ROUTES]
@@ -158,7 +159,7 @@ def test_a_read_token_opens_every_route_but_the_writes(
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
-        ("GET", "/nowhere", 404),
+        ("GET", "/v1/nowhere", 404),
         ("DELETE", "/v1/actors", 405),
         ("GET", "/v1/channels?as_of=banana", 422),
         ("GET", "/fails", 500),
@@ -201,7 +202,15 @@ def test_the_docs_assets_come_from_the_package_not_a_cdn(guarded: TestClient) ->
         asset = guarded.get(f"/docs/static/{name}", headers=READ)
         assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)
         assert f"/docs/static/{name}" in page
-    assert_problem(guarded.get("/docs/static/..%2Fcore.py", headers=READ), 404)
+    escape = guarded.get("/docs/static/..%2Fcore.py", headers=READ)
+    assert escape.status_code == 404 and "FastAPIOffline" not in escape.text
+
+
+def test_an_unknown_page_is_an_html_404_with_the_security_headers(guarded: TestClient) -> None:
+    answer = guarded.get("/nowhere", headers=READ)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert_secured(answer)
 
 
 # -- NUL characters, on both stores ----------------------------------------------
