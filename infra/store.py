@@ -30,6 +30,7 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment
 from psycopg import Connection
@@ -101,6 +102,9 @@ class BoundedApplicationRecorder(PostgresApplicationRecorder):
     max_notification_id = _once_more_if_broken(PostgresApplicationRecorder.max_notification_id)
 
 
+TRACKING_METHODS = ("insert_tracking", "max_tracking_id", "has_tracking_id")
+
+
 class BoundedPostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, with the store's timeouts on every connection."""
 
@@ -121,6 +125,19 @@ class BoundedPostgresFactory(PostgresFactory):
         assert isinstance(pool.kwargs, dict)
         pool.kwargs["connect_timeout"] = max(LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(pool_timeout))
         pool.kwargs["options"] = f"-c statement_timeout={statement_ms}"
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        """The library's tracking recorder (of the given class), its calls bounded too."""
+        given = tracking_recorder_class or self.tracking_recorder_class
+        bounded = type(
+            given.__name__,
+            (given,),
+            {
+                name: _once_more_if_broken(getattr(PostgresTrackingRecorder, name))
+                for name in TRACKING_METHODS
+            },
+        )
+        return super().tracking_recorder(bounded)
 
 
 def eventsourcing_env(settings: Settings, *, create_table: bool = False) -> dict[str, str]:
