@@ -27,6 +27,19 @@ class Settings(BaseSettings):
     log_format: str = Field(default="auto", description="json, console, or auto (console on a tty)")
     log_level: str = "INFO"
     pool_size: int = Field(default=5, ge=1)
+    db_connect_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=600,
+        description="how long a use of the store waits for a connection (PostgreSQL) before "
+        "it is answered 503",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=86_400,
+        description="PostgreSQL ends any statement running longer than this (0: no limit)",
+    )
     max_body_bytes: int = 1024 * 1024
     min_position_wait_seconds: float = 5.0
     embedded_projector: bool = Field(

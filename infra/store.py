@@ -1,13 +1,143 @@
 """The event store: BACKCHANNEL_DATABASE_URL translated, in this one place,
 into the eventsourcing library's environment and into a SQLAlchemy URL for alembic.
+
+On PostgreSQL every use of the store is bounded in time, so that a request during
+an outage is answered (503) instead of waiting for the server to come back:
+
+- waiting for a pooled connection gives up after BACKCHANNEL_DB_CONNECT_TIMEOUT_SECONDS
+  (the pool's timeout; libpq's own connect timeout is the same, at least 2 s);
+- the server ends a statement that runs longer than BACKCHANNEL_DB_STATEMENT_TIMEOUT_SECONDS;
+- a recorder call is tried once more only when its connection turned out to be
+  broken (a restarted server), not ten times as the library does by default;
+- a broken connection makes the pool check every idle one at once, so that the
+  dead connections a restart leaves behind are replaced together instead of
+  failing one request each.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from functools import wraps
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresTrackingRecorder,
+)
+from eventsourcing.utils import Environment
+from psycopg import Connection
+from psycopg.rows import DictRow
+from psycopg_pool import PoolTimeout
+
 from infra.settings import Settings
+
+FACTORY_TOPIC = "infra.store:BoundedPostgresFactory"
+POOL_TIMEOUT = "BACKCHANNEL_POOL_TIMEOUT"
+STATEMENT_TIMEOUT = "BACKCHANNEL_STATEMENT_TIMEOUT"
+LIBPQ_MIN_CONNECT_TIMEOUT = 2  # libpq reads 1 as 2
+
+
+def connection_broke(error: BaseException) -> bool:
+    """Whether a store error means the connection it used is dead (the server went
+    away or was restarted), rather than that no connection could be had in time,
+    a statement was too slow, or the statement itself failed."""
+    cause = error.__cause__ if isinstance(error, InterfaceError | OperationalError) else error
+    if isinstance(cause, PoolTimeout):
+        return False
+    if isinstance(cause, psycopg.InterfaceError):
+        return True
+    if isinstance(cause, psycopg.OperationalError):
+        # No SQLSTATE: the socket closed under it. 57P0x: the server is shutting
+        # down, crashed, or is still starting.
+        return cause.sqlstate is None or cause.sqlstate.startswith("57P0")
+    return False
+
+
+class BoundedDatastore(PostgresDatastore):
+    """The library's datastore; a connection found broken has the pool check the rest."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        try:
+            with super().get_connection() as connection:
+                yield connection
+        except (InterfaceError, OperationalError) as error:
+            if connection_broke(error):
+                with suppress(Exception):  # the server is still away: the pool reconnects
+                    self.pool.check()
+            raise
+
+
+def _once_more_if_broken(method: Any) -> Any:
+    """A recorder method of the library, without its ten attempts: tried again once,
+    at once, only when the first attempt's connection was dead."""
+    attempt: Callable[..., Any] = method.__wrapped__
+
+    @wraps(attempt)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return attempt(self, *args, **kwargs)
+        except (InterfaceError, OperationalError) as error:
+            if not connection_broke(error):
+                raise
+            return attempt(self, *args, **kwargs)
+
+    return call
+
+
+class BoundedApplicationRecorder(PostgresApplicationRecorder):
+    """The log's recorder, each call bounded by the pool's and the statement timeout."""
+
+    insert_events = _once_more_if_broken(PostgresApplicationRecorder.insert_events)
+    select_events = _once_more_if_broken(PostgresApplicationRecorder.select_events)
+    select_notifications = _once_more_if_broken(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _once_more_if_broken(PostgresApplicationRecorder.max_notification_id)
+
+
+TRACKING_METHODS = ("insert_tracking", "max_tracking_id", "has_tracking_id")
+
+
+class BoundedPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, with the store's timeouts on every connection."""
+
+    application_recorder_class = BoundedApplicationRecorder
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        pool_timeout = float(env.get(POOL_TIMEOUT) or self.datastore.pool.timeout)
+        statement_ms = round(1000 * float(env.get(STATEMENT_TIMEOUT) or 0))
+        # The library builds its datastore itself; only the behaviour on a broken
+        # connection differs, and the pool has not opened yet.
+        self.datastore.__class__ = BoundedDatastore
+        pool = self.datastore.pool
+        pool.timeout = pool_timeout
+        # A slot that cannot reconnect for this long is given up and regrown on the
+        # next demand, at once, rather than after a back-off grown through an outage.
+        pool.reconnect_timeout = pool_timeout
+        assert isinstance(pool.kwargs, dict)
+        pool.kwargs["connect_timeout"] = max(LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(pool_timeout))
+        pool.kwargs["options"] = f"-c statement_timeout={statement_ms}"
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        """The library's tracking recorder (of the given class), its calls bounded too."""
+        given = tracking_recorder_class or self.tracking_recorder_class
+        bounded = type(
+            given.__name__,
+            (given,),
+            {
+                name: _once_more_if_broken(getattr(PostgresTrackingRecorder, name))
+                for name in TRACKING_METHODS
+            },
+        )
+        return super().tracking_recorder(bounded)
 
 
 def eventsourcing_env(settings: Settings, *, create_table: bool = False) -> dict[str, str]:
@@ -31,7 +161,7 @@ def eventsourcing_env(settings: Settings, *, create_table: bool = False) -> dict
     parts = urlsplit(url)
     query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
     env.update(
-        PERSISTENCE_MODULE="eventsourcing.postgres",
+        PERSISTENCE_MODULE=FACTORY_TOPIC,
         POSTGRES_DBNAME=unquote(parts.path.lstrip("/")) or "postgres",
         POSTGRES_HOST=parts.hostname or "127.0.0.1",
         POSTGRES_PORT=str(parts.port or 5432),
@@ -39,11 +169,16 @@ def eventsourcing_env(settings: Settings, *, create_table: bool = False) -> dict
         POSTGRES_PASSWORD=unquote(parts.password or ""),
         POSTGRES_POOL_SIZE=str(settings.pool_size),
         POSTGRES_MAX_OVERFLOW=str(settings.pool_size * 2),
-        POSTGRES_CONNECT_TIMEOUT="10",
-        POSTGRES_LOCK_TIMEOUT="10",
-        POSTGRES_PRE_PING="y",
+        # The library takes whole seconds; the pool is given the exact timeout below.
+        POSTGRES_CONNECT_TIMEOUT=str(math.ceil(settings.db_connect_timeout_seconds)),
+        POSTGRES_LOCK_TIMEOUT=str(math.ceil(settings.db_statement_timeout_seconds) or 10),
+        # No ping before each use: a connection found broken has the pool check every
+        # idle one at once, and the call is tried again (see BoundedDatastore).
+        POSTGRES_PRE_PING="n",
         POSTGRES_SCHEMA=query.get("schema", ""),
     )
+    env[POOL_TIMEOUT] = str(settings.db_connect_timeout_seconds)
+    env[STATEMENT_TIMEOUT] = str(settings.db_statement_timeout_seconds)
     return env
 
 

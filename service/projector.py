@@ -263,8 +263,8 @@ class Projector:
         self.state = "starting"
         try:
             while not self._stopping.is_set():
-                reported = self._report(reported)
                 try:
+                    reported = self._report(reported)  # asks the store for its head
                     self._ensure_listening()
                     done = self.step()
                     self._recovered()

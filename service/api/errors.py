@@ -1,7 +1,10 @@
 """Every error as RFC 9457 `application/problem+json`, FastAPI's and Starlette's own included.
 
 Domain errors map to statuses here, in one place: InvalidFact and UnknownActor
-are 422, Conflict is 409, NotFound is 404. Validation problems carry
+are 422, Conflict is 409, NotFound is 404. A store that cannot be reached in time
+(the driver's or the library's connection and timeout errors) is 503 with
+Retry-After: the request may be retried as it is (a write with the same id is
+answered as already recorded if it was). Validation problems carry
 `errors: [{loc, msg}]`; nothing ever carries a stack trace or SQL.
 """
 
@@ -12,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,7 +24,10 @@ from starlette.responses import JSONResponse
 
 from domain.actors import ActorProfile, suggest
 from domain.errors import Conflict, DomainError, FieldError, InvalidFact, NotFound, UnknownActor
+from infra.logging import get_logger
 from service.api.schemas import Problem, ValidationProblem
+
+log = get_logger("backchannel.api")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "tag:backchannel,2026:problem/"
@@ -40,6 +48,7 @@ FORBIDDEN = problem_type("forbidden")
 BODY_TOO_LARGE = problem_type("body-too-large")
 NOT_CAUGHT_UP = problem_type("not-caught-up")
 NOT_READY = problem_type("not-ready")
+STORE_UNAVAILABLE = problem_type("store-unavailable")
 INTERNAL = problem_type("internal")
 
 
@@ -119,6 +128,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(DomainError, _domain_error)
+    for unavailable in STORE_UNAVAILABLE_ERRORS:
+        app.add_exception_handler(unavailable, _store_unavailable)
 
 
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
@@ -173,6 +184,33 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(422, str(exc), type=RULE_BROKEN)
 
 
+STORE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,  # the library's, for the driver's below (and SQLite's "locked")
+    InterfaceError,
+    psycopg.OperationalError,  # the pool's PoolTimeout too
+    psycopg.InterfaceError,
+)
+STORE_RETRY_AFTER_SECONDS = 2
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    cause = exc.__cause__ or exc
+    first_line = next(iter(str(cause).strip().splitlines()), "")
+    log.warning(
+        "store unavailable",
+        method=request.method,
+        path=request.url.path,
+        error=f"{type(cause).__name__}: {first_line}",
+    )
+    return problem(
+        503,
+        "the store cannot be reached right now; retry shortly (a write may be retried "
+        "with the same id: one already recorded is answered as such)",
+        type=STORE_UNAVAILABLE,
+        headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+    )
+
+
 # -- the problems each route documents in the OpenAPI document --------------------
 
 PROBLEM_DESCRIPTIONS = {
@@ -184,7 +222,8 @@ PROBLEM_DESCRIPTIONS = {
     413: "The request body is over the limit (1 MiB)",
     422: "The request breaks a rule; `errors` locates each one",
     500: "Internal error (details are in the server log, never in the response)",
-    503: "Not caught up to `min_position` in time (see Retry-After), or not ready",
+    503: "Not caught up to `min_position` in time, not ready, or the store cannot be "
+    "reached right now (see Retry-After)",
 }
 PROBLEM_EXAMPLES: dict[int, dict[str, Any]] = {
     401: {
