@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -37,6 +37,9 @@ from service.application import Backchannel
 from service.bootstrap import bootstrap, migrate
 from service.projections_cli import projections, projector
 from service.views import boundary
+
+if TYPE_CHECKING:
+    from domain.record import Record
 
 try:  # the drivers' connection errors, reported as one line like every expected failure
     from psycopg import OperationalError as PsycopgOperationalError
@@ -123,8 +126,7 @@ def _instant(text: str, option: str) -> Instant:
         ) from None
 
 
-def _actor(backchannel: Backchannel, name: str) -> ActorProfile:
-    record = backchannel.record
+def _actor(record: Record, name: str) -> ActorProfile:
     found = record.resolve(name)
     if found is None:
         close = suggest(name, record.actors.values())
@@ -248,9 +250,11 @@ def status(
         as_of_at = end_of(_instant(as_of, "--as-of")) if as_of else now
         known_at_at = end_of(_instant(known_at, "--known-at")) if known_at else now
         with _opened(settings) as backchannel:
-            record = backchannel.refresh()
+            from service.replay import Replay  # the reference replay, for this command only
+
+            record = Replay(backchannel).refresh()
             if channel and all(channel):
-                a, b = (_actor(backchannel, name) for name in channel)
+                a, b = (_actor(record, name) for name in channel)
                 if a.id == b.id:
                     raise Failure(f"a channel needs two different actors, not {a.id!r} twice")
                 rows = [

@@ -26,15 +26,22 @@ from psycopg import sql
 from infra.logging import get_logger
 from infra.readmodel import ChannelView, GenerationRetired, PositionMoved, open_view, tracking_name
 from infra.readmodel.rows import MICROSECOND, micros
+from infra.schema import check_at_head
 from infra.settings import Settings
+from infra.store import eventsourcing_env
 from service.application import Backchannel
-from service.bootstrap import bootstrap
 from service.projection import ChannelProjection, decode
 
 log = get_logger("backchannel.projector")
 Progress = Callable[[int, int], None]
 REPORT_EVERY = 10.0  # seconds
 COLLECT_EVERY = 300.0  # seconds between full garbage collections, with quiet_gc
+
+
+def _log_of(settings: Settings) -> Backchannel:
+    """The application, for reading its log, on a store at the schema's head."""
+    check_at_head(settings)
+    return Backchannel(eventsourcing_env(settings), window=settings.window)
 
 
 class WindowMismatch(RuntimeError):
@@ -58,7 +65,7 @@ class Projector:
     ) -> None:
         self.settings = settings
         self._owns = (app is None, view is None)
-        self.app = app if app is not None else bootstrap(settings)
+        self.app = app if app is not None else _log_of(settings)
         self.view = view if view is not None else open_view(settings)
         self.generation = generation
         self.batch_size = batch_size or settings.projection_batch

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from infra.settings import Settings
-from service.application import Backchannel
 from service.bootstrap import bootstrap, migrate
+from service.replay import ReplayingBackchannel
 
 POSTGRES_URL = os.environ.get(
     "BACKCHANNEL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,9 +77,10 @@ def settings(store_url: str) -> Settings:
 
 
 @pytest.fixture
-def backchannel(settings: Settings) -> Iterator[Backchannel]:
-    """The application on a migrated, empty store."""
-    app = bootstrap(settings)
+def backchannel(settings: Settings) -> Iterator[ReplayingBackchannel]:
+    """The application on a migrated, empty store, with the reference replay of its log
+    beside it (`refresh()`, `record`) for the tests to compare answers with."""
+    app = bootstrap(settings, application=ReplayingBackchannel)
     try:
         yield app
     finally:
