@@ -57,6 +57,9 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     dashboard = dashboard_router()
     if dashboard is not None:
         app.include_router(dashboard)
+        from service.web import not_found  # unknown pages: HTML; API paths: problems
+
+        app.add_exception_handler(404, not_found)
     app.state.routes = routes = RouteTable.of(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=metrics, routes=routes)

@@ -2,9 +2,11 @@
 
 Everything the browser needs comes from here (no CDN, no external fonts), so the
 dashboard works on an air-gapped network. The pages are plain HTML; JavaScript
-modules read the public JSON API (`/v1/...`), as any other client would.
+modules read the public JSON API (`/v1/...`), as any other client would. Unknown
+pages answer with an HTML 404 (`not_found`, the app's handler of 404s); the API's
+own paths keep their problem documents.
 """
 
-from service.web.routes import router
+from service.web.routes import not_found, router
 
-__all__ = ["router"]
+__all__ = ["not_found", "router"]

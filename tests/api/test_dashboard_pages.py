@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -39,6 +40,40 @@ def test_a_channel_page_is_served_for_ids_or_aliases(client: TestClient) -> None
         assert 'id="timeline-wrap"' in answer.text
 
 
+def test_a_channel_page_is_served_by_the_channel_id(client: TestClient) -> None:
+    answer = client.get("/channels/lloyd-austin~sergei-shoigu")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert 'id="timeline-wrap"' in answer.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/channels/lloyd-austin", "/channels/a~b~c", "/channels/~b", "/channels/a~"]
+)
+def test_a_channel_path_without_two_actors_is_the_html_404(client: TestClient, path: str) -> None:
+    assert_html_not_found(client.get(path))
+
+
+@pytest.mark.parametrize("path", ["/nothing", "/channels", "/board/old", "/static/nothing.js"])
+def test_an_unknown_page_is_an_html_404_with_a_link_home(client: TestClient, path: str) -> None:
+    assert_html_not_found(client.get(path))
+
+
+def test_unknown_api_paths_keep_their_problem_documents(client: TestClient) -> None:
+    for path in ("/v1/nothing", "/v1", "/v2/nothing", "/v1/events/not-an-id"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"] == "application/problem+json", path
+        assert answer.json()["status"] == 404
+
+
+def assert_html_not_found(answer: httpx.Response) -> None:
+    assert answer.status_code == 404, answer.request.url
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "No such page" in answer.text
+    assert 'href="/"' in answer.text
+
+
 def test_scripts_are_served_as_javascript_modules(client: TestClient) -> None:
     answer = client.get("/static/board.js")
     assert answer.status_code == 200
@@ -50,7 +85,7 @@ def test_scripts_are_served_as_javascript_modules(client: TestClient) -> None:
     "name", ["nothing.js", "..%2Fweb%2Froutes.py", "routes.py", ".hidden.js", "board.JS"]
 )
 def test_only_the_dashboard_files_are_served(client: TestClient, name: str) -> None:
-    assert client.get(f"/static/{name}").status_code == 404
+    assert_html_not_found(client.get(f"/static/{name}"))
 
 
 def test_the_dashboard_is_left_out_of_the_api_document(client: TestClient) -> None:

@@ -3,6 +3,8 @@
 const TOKEN_KEY = "backchannel.token";
 const PAGE_LIMIT = 1000;
 const MAX_PAGES = 1000;
+// Marks the page's periodic re-reads, so the service can log them quietly.
+export const POLL_HEADER = "X-Backchannel-Poll";
 
 export function token() {
   try {
@@ -38,11 +40,12 @@ function url(path, params) {
   return u;
 }
 
-/** GET a JSON document. */
-export async function getJSON(path, params = {}) {
+/** GET a JSON document; `poll` marks a periodic re-read (the X-Backchannel-Poll header). */
+export async function getJSON(path, params = {}, { poll = false } = {}) {
   const headers = { Accept: "application/json" };
   const bearer = token();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  if (poll) headers[POLL_HEADER] = "1";
   const response = await fetch(url(path, params), { headers, cache: "no-store" });
   if (!response.ok) {
     let problem = null;
@@ -57,11 +60,11 @@ export async function getJSON(path, params = {}) {
 }
 
 /** Every item of a paginated list: follows `next_cursor` to the end. */
-export async function collect(path, params = {}) {
+export async function collect(path, params = {}, options = {}) {
   const items = [];
   let cursor = null;
   for (let page = 0; page < MAX_PAGES; page += 1) {
-    const answer = await getJSON(path, { ...params, limit: PAGE_LIMIT, cursor });
+    const answer = await getJSON(path, { ...params, limit: PAGE_LIMIT, cursor }, options);
     items.push(...(answer.items || []));
     cursor = answer.next_cursor;
     if (!cursor) break;

@@ -1,7 +1,7 @@
 // The board: every channel and its status as of a date, filtered, replayable, kept current.
 
 import { actorName, loadActors, matches } from "./actors.js";
-import { collect, explain, getJSON } from "./api.js";
+import { collect, explain } from "./api.js";
 import { setupTokenDialog } from "./access.js";
 import { alertMessage, fill, h } from "./dom.js";
 import { typeInfo } from "./events.js";
@@ -9,33 +9,51 @@ import { keepCurrent, showLive } from "./live.js";
 import { badge, legendItems, STATUSES, statusInfo, statusRank } from "./status.js";
 import {
   addDays,
+  dayOf,
   daysBetween,
   fromLocalInput,
   human,
   toLocalInput,
   today,
 } from "./time.js";
+import { readView, refusedByService, showBanner, showProblems } from "./view.js";
 
 const PARAMS = ["as_of", "known_at", "q", "actor", "country", "status"];
+const FILTERS = ["q", "actor", "country", "status"];
 const PLAY_STEP_MS = 350;
+// The slider reaches this far beyond the first and the last event (never past today).
+const SPAN_MARGIN_DAYS = 14;
 const $ = (id) => document.getElementById(id);
 
 const page = {
-  state: readState(),
+  state: {},
+  problems: {},
   actors: new Map(),
   channels: [],
   signature: "",
   previous: new Map(),
   generation: 0,
   earliest: addDays(today(), -365),
+  latest: today(),
+  eventDays: [],
   playing: false,
 };
 
 // -- the URL carries the view ------------------------------------------------
 
+/** The view the address asks for; an unreadable `as_of` or `known_at` is left out, and said. */
 function readState() {
   const query = new URLSearchParams(window.location.search);
-  return Object.fromEntries(PARAMS.map((name) => [name, query.get(name) || ""]));
+  const { state, problems } = readView(query);
+  page.problems = problems;
+  return { ...state, ...Object.fromEntries(FILTERS.map((name) => [name, query.get(name) || ""])) };
+}
+
+/** The analyst chose a view time: what the address had wrong about it no longer applies. */
+function settle(name) {
+  if (!page.problems[name]) return;
+  delete page.problems[name];
+  showProblems($("view-problems"), page.problems);
 }
 
 function writeState({ push = false } = {}) {
@@ -58,11 +76,14 @@ function viewQuery() {
 
 // -- reading -------------------------------------------------------------------
 
-/** Fetch the board for the current (as_of, known_at); `live` marks what changed since. */
-async function load({ live = false } = {}) {
+/**
+ * Fetch the board for the current (as_of, known_at); `live` marks what changed
+ * since, `poll` marks its requests as the page's periodic re-read.
+ */
+async function load({ live = false, poll = false } = {}) {
   const generation = ++page.generation;
   const { as_of, known_at } = page.state;
-  const channels = await collect("/v1/channels", { as_of, known_at });
+  const channels = await collect("/v1/channels", { as_of, known_at }, { poll });
   if (generation !== page.generation) return;
   const unknown = channels.some((c) => c.actors.some((id) => !page.actors.has(id)));
   if (unknown) {
@@ -73,16 +94,24 @@ async function load({ live = false } = {}) {
   showLive(true, `Live · checked ${new Date().toLocaleTimeString("en-GB")}`);
   alertMessage(null);
   if (live && signature === page.signature) return;
+  const news = live && page.signature !== "";
   page.signature = signature;
   page.channels = channels;
   render({ live });
+  if (news) loadSpan(); // a new event may lie outside the slider's span
 }
 
-async function loadEarliest() {
+/** The slider's span: the record's own dates, its first event to its last, with a margin. */
+async function loadSpan() {
   try {
-    const first = await getJSON("/v1/events", { limit: 1 });
-    const when = first.items?.[0]?.occurred_at;
-    if (when) page.earliest = addDays(when.slice(0, 10), -30);
+    const events = await collect("/v1/events");
+    const days = [...new Set(events.map((e) => dayOf(e.occurred_at)))].sort();
+    if (days.length) {
+      page.eventDays = days;
+      page.earliest = addDays(days[0], -SPAN_MARGIN_DAYS);
+      const end = addDays(days[days.length - 1], SPAN_MARGIN_DAYS);
+      page.latest = end < today() ? end : today();
+    }
   } catch {
     // Keep the default span; the date input still reaches any day.
   }
@@ -208,6 +237,7 @@ function renderTitle() {
   $("board-date").textContent = page.state.as_of ? human(date) : `today (${human(date)})`;
   $("board-known").textContent = page.state.known_at ? `, as known on ${human(page.state.known_at)}` : "";
   document.title = `Backchannel — the board as of ${date}`;
+  showBanner($("viewing"), page.state, backToNow);
 }
 
 function fillActorFilters() {
@@ -230,22 +260,38 @@ function fillActorFilters() {
 
 // -- controls --------------------------------------------------------------------
 
+/** The slider over [earliest, latest], a day a step, with a tick on each day with an event. */
 function setupRange() {
   const range = $("as-of-range");
+  const length = Math.max(daysBetween(page.earliest, page.latest), 1);
   range.min = "0";
-  range.max = String(Math.max(daysBetween(page.earliest, today()), 1));
-  $("as-of-date").max = today();
+  range.max = String(length);
   range.dataset.earliest = page.earliest;
+  range.dataset.latest = page.latest;
+  $("as-of-date").max = today();
+  const inside = page.eventDays.filter((day) => day >= page.earliest && day <= page.latest);
+  fill(
+    $("event-days"),
+    inside.map((day) => h("option", { value: daysBetween(page.earliest, day), label: human(day) })),
+  );
+  fill(
+    $("range-ticks"),
+    inside.map((day) => {
+      const tick = h("span", { class: "tick", dataset: { date: day } });
+      tick.style.setProperty("--at", String(daysBetween(page.earliest, day) / length));
+      return tick;
+    }),
+  );
   syncControls();
 }
 
 function syncControls() {
-  const date = page.state.as_of || today();
+  const date = page.state.as_of ? dayOf(page.state.as_of) : today();
   $("as-of-date").value = date;
   $("as-of-range").value = String(daysBetween(page.earliest, date));
   $("as-of-range").setAttribute("aria-valuetext", human(date));
   $("known-at").value = toLocalInput(page.state.known_at);
-  for (const name of ["q", "actor", "country", "status"]) {
+  for (const name of FILTERS) {
     if ($(name).value !== page.state[name]) $(name).value = page.state[name];
   }
 }
@@ -255,14 +301,31 @@ function showError(error) {
   alertMessage(explain(error));
 }
 
+/**
+ * When the service refuses the view's `as_of` or `known_at` (a 422 locating it),
+ * say so and drop it, so the board reads again at now. True if it did.
+ */
+function dropRefused(error) {
+  const refused = refusedByService(error, page.state);
+  if (!refused) return false;
+  page.problems[refused.name] = refused.message;
+  page.state[refused.name] = "";
+  showProblems($("view-problems"), page.problems);
+  syncControls();
+  renderTitle();
+  writeState();
+  return true;
+}
+
 function refresh(options) {
-  return load(options).catch(showError);
+  return load(options).catch((error) => (dropRefused(error) ? refresh(options) : showError(error)));
 }
 
 /** Move the board to `date` ("" for now); `push` adds a history entry. */
 function setAsOf(date, { push = true, fetch = true } = {}) {
   const clamped = date && date < today() ? date : "";
   page.state.as_of = clamped;
+  settle("as_of");
   syncControls();
   renderTitle();
   writeState({ push });
@@ -270,9 +333,17 @@ function setAsOf(date, { push = true, fetch = true } = {}) {
   return Promise.resolve();
 }
 
+/** The banner's way back: today's board, as known now. */
+function backToNow() {
+  stopPlaying();
+  page.state.known_at = "";
+  settle("known_at");
+  return setAsOf("");
+}
+
 function step(days) {
   stopPlaying();
-  setAsOf(addDays(page.state.as_of || today(), days));
+  setAsOf(addDays(page.state.as_of ? dayOf(page.state.as_of) : today(), days));
 }
 
 let rangeTimer = null;
@@ -280,6 +351,7 @@ function onRangeInput() {
   const date = addDays(page.earliest, Number($("as-of-range").value));
   stopPlaying();
   page.state.as_of = date < today() ? date : "";
+  settle("as_of");
   $("as-of-date").value = date;
   $("as-of-range").setAttribute("aria-valuetext", human(date));
   renderTitle();
@@ -306,10 +378,11 @@ async function play() {
   $("play").setAttribute("aria-pressed", "true");
   $("play").textContent = "Pause";
   if (!page.state.as_of) await setAsOf(page.earliest, { push: true });
-  while (page.playing && page.state.as_of) {
+  // Day by day through the record's span, to its end.
+  while (page.playing && page.state.as_of && dayOf(page.state.as_of) < page.latest) {
     await new Promise((resolve) => setTimeout(resolve, PLAY_STEP_MS));
     if (!page.playing) break;
-    await setAsOf(addDays(page.state.as_of, 1), { push: false });
+    await setAsOf(addDays(dayOf(page.state.as_of), 1), { push: false });
   }
   if (page.playing) stopPlaying();
 }
@@ -324,7 +397,7 @@ function setFilter(name, value, { push = true } = {}) {
 function foldFiltersOnPhones() {
   const narrow = window.matchMedia("(max-width: 520px)");
   const apply = () => {
-    const active = ["q", "actor", "country", "status"].some((name) => page.state[name]);
+    const active = FILTERS.some((name) => page.state[name]);
     $("filters-box").open = !narrow.matches || active;
   };
   apply();
@@ -354,13 +427,16 @@ function setupControls() {
   $("play").addEventListener("click", play);
   $("known-at").addEventListener("change", (event) => {
     page.state.known_at = fromLocalInput(event.target.value);
+    settle("known_at");
     writeState({ push: true });
     renderTitle();
     refresh();
   });
   $("known-now").addEventListener("click", () => {
     page.state.known_at = "";
+    settle("known_at");
     syncControls();
+    renderTitle();
     writeState({ push: true });
     refresh();
   });
@@ -369,7 +445,7 @@ function setupControls() {
     $(name).addEventListener("change", (event) => setFilter(name, event.target.value));
   }
   $("clear-filters").addEventListener("click", () => {
-    for (const name of ["q", "actor", "country", "status"]) page.state[name] = "";
+    for (const name of FILTERS) page.state[name] = "";
     syncControls();
     writeState({ push: true });
     render();
@@ -377,31 +453,38 @@ function setupControls() {
   window.addEventListener("popstate", () => {
     stopPlaying();
     page.state = readState();
+    showProblems($("view-problems"), page.problems);
     syncControls();
+    renderTitle();
     refresh();
   });
 }
 
 async function start() {
+  page.state = readState();
+  showProblems($("view-problems"), page.problems);
   setupControls();
   setupTokenDialog(() => startReads());
   syncControls();
   renderTitle();
   await startReads();
-  keepCurrent(() => load({ live: true }).catch((error) => {
-    showError(error);
-    throw error;
-  }));
+  keepCurrent(({ poll }) =>
+    load({ live: true, poll }).catch((error) => {
+      if (dropRefused(error)) return refresh();
+      showError(error);
+      throw error;
+    }),
+  );
 }
 
 async function startReads() {
   try {
     page.actors = await loadActors();
     fillActorFilters();
-    await Promise.all([load(), loadEarliest()]);
+    await Promise.all([refresh(), loadSpan()]);
   } catch (error) {
     showError(error);
   }
 }
 
-start();
+start().catch(showError);

@@ -8,24 +8,42 @@ import { LANES, typeInfo } from "./events.js";
 import { keepCurrent, showLive } from "./live.js";
 import { badge, legendItems, statusInfo } from "./status.js";
 import { drawTimeline, eventDetails, glyph } from "./timeline.js";
-import { DAY, fromLocalInput, human, instant, toLocalInput, today } from "./time.js";
+import { DAY, dayOf, fromLocalInput, human, instant, toLocalInput, today } from "./time.js";
+import { readView, refusedByService, showBanner, showProblems } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
-const [, , first, second] = window.location.pathname.split("/").map(decodeURIComponent);
+const [first, second] = actorsOfPath(window.location.pathname);
 
 const page = {
-  state: readState(),
+  state: {},
+  problems: {},
   actors: new Map(),
   status: null,
   intervals: [],
   events: [],
+  evidence: new Set(),
   signature: "",
   generation: 0,
 };
 
+/** The two actors of "/channels/{a}/{b}" or of "/channels/{a}~{b}" (the channel's id). */
+function actorsOfPath(pathname) {
+  const [, , one, two] = pathname.split("/").map(decodeURIComponent);
+  return two === undefined ? one.split("~") : [one, two];
+}
+
+/** The view the address asks for; an unreadable `as_of` or `known_at` is left out, and said. */
 function readState() {
-  const query = new URLSearchParams(window.location.search);
-  return { as_of: query.get("as_of") || "", known_at: query.get("known_at") || "" };
+  const { state, problems } = readView(new URLSearchParams(window.location.search));
+  page.problems = problems;
+  return state;
+}
+
+/** The analyst chose a view time: what the address had wrong about it no longer applies. */
+function settle(name) {
+  if (!page.problems[name]) return;
+  delete page.problems[name];
+  showProblems($("view-problems"), page.problems);
 }
 
 function viewQuery() {
@@ -35,12 +53,14 @@ function viewQuery() {
   return search ? `?${search}` : "";
 }
 
-function writeState() {
+function writeState({ replace = false } = {}) {
   const target = `${window.location.pathname}${viewQuery()}`;
   if (target !== `${window.location.pathname}${window.location.search}`) {
-    window.history.pushState(null, "", target);
+    if (replace) window.history.replaceState(null, "", target);
+    else window.history.pushState(null, "", target);
   }
   $("back").href = `/${viewQuery()}`;
+  showBanner($("viewing"), page.state, backToNow);
 }
 
 const names = (id) => actorName(page.actors, id);
@@ -58,14 +78,15 @@ function withRetraction(events) {
   return events.map((e) => ({ ...e, retractedNow: Boolean(e.retracted) }));
 }
 
-async function load({ live = false } = {}) {
+/** Read the channel at the view's times; `poll` marks the page's periodic re-read. */
+async function load({ live = false, poll = false } = {}) {
   const generation = ++page.generation;
   const { as_of, known_at } = page.state;
   const base = `/v1/channels/${encodeURIComponent(first)}/${encodeURIComponent(second)}`;
   const [status, timeline, events] = await Promise.all([
-    getJSON(base, { as_of, known_at }),
-    collect(`${base}/timeline`, { known_at }),
-    collect(`${base}/events`, { known_at }),
+    getJSON(base, { as_of, known_at }, { poll }),
+    collect(`${base}/timeline`, { known_at }, { poll }),
+    collect(`${base}/events`, { known_at }, { poll }),
   ]);
   if (generation !== page.generation) return;
   canonicalPath(status.actors);
@@ -78,6 +99,7 @@ async function load({ live = false } = {}) {
   if (live && signature === page.signature) return;
   page.signature = signature;
   page.status = status;
+  page.evidence = new Set(status.evidence || []);
   page.intervals = timeline;
   page.events = withRetraction(events);
   render();
@@ -129,8 +151,15 @@ function renderNow() {
       h("dd", {}, whoList(status.refusals_since_contact)),
       h("dt", {}, "Events"),
       h("dd", {}, `${status.event_count}`),
+      h("dt", {}, "Decided by"),
+      h("dd", { class: "evidence-count" }, evidenceText(page.evidence.size)),
     ),
   );
+}
+
+function evidenceText(n) {
+  if (!n) return "no event (nothing on record)";
+  return `${n} event${n === 1 ? "" : "s"}, marked ★ below`;
 }
 
 function choose(event) {
@@ -148,6 +177,7 @@ function renderTimeline() {
     intervals: page.intervals,
     events: page.events,
     asOf,
+    evidence: page.evidence,
     actors: names,
     onChoose: choose,
   });
@@ -168,18 +198,24 @@ function renderTimeline() {
 function renderEvents() {
   const list = page.events.map((event) => {
     const lane = typeInfo(event.type).lane;
+    const decisive = page.evidence.has(event.id);
     return h(
       "li",
       {
         id: `event-${event.id}`,
-        class: `event${event.retractedNow ? " retracted" : ""}`,
+        class: `event${event.retractedNow ? " retracted" : ""}${decisive ? " evidence" : ""}`,
         tabindex: -1,
-        dataset: { type: event.type, retracted: event.retractedNow ? "true" : "false" },
+        dataset: {
+          type: event.type,
+          retracted: event.retractedNow ? "true" : "false",
+          evidence: decisive ? "true" : "false",
+        },
       },
       h(
         "div",
         { class: "meta" },
         h("span", { class: "type" }, glyph(lane, event.retractedNow), typeInfo(event.type).word),
+        decisive ? h("span", { class: "evidence-tag" }, "★ Behind the status") : null,
       ),
       h("div", { class: "body" }, eventDetails(event, names).slice(1)),
     );
@@ -195,7 +231,8 @@ function render() {
 }
 
 function syncControls() {
-  $("as-of-date").value = page.state.as_of || today();
+  showBanner($("viewing"), page.state, backToNow);
+  $("as-of-date").value = page.state.as_of ? dayOf(page.state.as_of) : today();
   $("as-of-date").max = today();
   $("known-at").value = toLocalInput(page.state.known_at);
   $("back").href = `/${viewQuery()}`;
@@ -206,8 +243,31 @@ function showError(error) {
   alertMessage(explain(error));
 }
 
+/** A view time the service refused (422): say so, drop it, read again at now. */
+function dropRefused(error) {
+  const refused = refusedByService(error, page.state);
+  if (!refused) return false;
+  page.problems[refused.name] = refused.message;
+  page.state[refused.name] = "";
+  showProblems($("view-problems"), page.problems);
+  syncControls();
+  writeState({ replace: true });
+  return true;
+}
+
 function refresh() {
-  return load().catch(showError);
+  return load().catch((error) => (dropRefused(error) ? refresh() : showError(error)));
+}
+
+/** The banner's way back: today's status, as known now. */
+function backToNow() {
+  page.state.as_of = "";
+  page.state.known_at = "";
+  settle("as_of");
+  settle("known_at");
+  syncControls();
+  writeState();
+  return refresh();
 }
 
 function setupControls() {
@@ -216,33 +276,39 @@ function setupControls() {
     $("mark-legend"),
     LANES.map((lane) => h("li", {}, glyph(lane.id), lane.label)),
     h("li", {}, glyph("contact", true), "Retracted"),
+    h("li", {}, glyph("contact", false, true), "Behind the status (★)"),
   );
   $("controls").addEventListener("submit", (event) => event.preventDefault());
   $("as-of-date").addEventListener("change", (event) => {
     const value = event.target.value;
     page.state.as_of = value && value < today() ? value : "";
+    settle("as_of");
     writeState();
     refresh();
   });
   $("today").addEventListener("click", () => {
     page.state.as_of = "";
+    settle("as_of");
     syncControls();
     writeState();
     refresh();
   });
   $("known-at").addEventListener("change", (event) => {
     page.state.known_at = fromLocalInput(event.target.value);
+    settle("known_at");
     writeState();
     refresh();
   });
   $("known-now").addEventListener("click", () => {
     page.state.known_at = "";
+    settle("known_at");
     syncControls();
     writeState();
     refresh();
   });
   window.addEventListener("popstate", () => {
     page.state = readState();
+    showProblems($("view-problems"), page.problems);
     syncControls();
     refresh();
   });
@@ -255,14 +321,19 @@ function setupControls() {
 }
 
 async function start() {
+  page.state = readState();
+  showProblems($("view-problems"), page.problems);
   setupControls();
   setupTokenDialog(refresh);
   syncControls();
   await refresh();
-  keepCurrent(() => load({ live: true }).catch((error) => {
-    showError(error);
-    throw error;
-  }));
+  keepCurrent(({ poll }) =>
+    load({ live: true, poll }).catch((error) => {
+      if (dropRefused(error)) return refresh();
+      showError(error);
+      throw error;
+    }),
+  );
 }
 
-start();
+start().catch(showError);

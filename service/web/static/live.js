@@ -3,7 +3,10 @@
 const EVERY_MS = 3000;
 const MAX_BACKOFF_MS = 30000;
 
-/** Call `refresh` every few seconds; returns a function that stops it. */
+/**
+ * Call `refresh({poll: true})` every few seconds (its reads then carry the poll
+ * header); returns a function that stops it.
+ */
 export function keepCurrent(refresh, every = EVERY_MS) {
   let timer = null;
   let delay = every;
@@ -12,7 +15,7 @@ export function keepCurrent(refresh, every = EVERY_MS) {
     if (stopped) return;
     if (!document.hidden) {
       try {
-        await refresh();
+        await refresh({ poll: true });
         delay = every;
       } catch {
         delay = Math.min(delay * 2, MAX_BACKOFF_MS);

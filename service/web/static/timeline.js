@@ -3,7 +3,7 @@
 import { fill, h, s } from "./dom.js";
 import { LANES, typeInfo } from "./events.js";
 import { statusInfo } from "./status.js";
-import { DAY, PRECISION, PRECISION_DAYS, human, instant } from "./time.js";
+import { DAY, PRECISION, PRECISION_DAYS, atPrecision, human, instant } from "./time.js";
 
 const BAND_TOP = 22;
 const BAND_HEIGHT = 34;
@@ -80,22 +80,31 @@ function shape(lane) {
 }
 
 /** A small standalone glyph of a lane's mark, for legends and the event list. */
-export function glyph(lane, retracted = false) {
+export function glyph(lane, retracted = false, evidence = false) {
+  const size = evidence ? 22 : 18;
   return s(
     "svg",
-    { class: `glyph mark lane-${lane}${retracted ? " retracted" : ""}`, width: 18, height: 18, viewBox: "-9 -9 18 18", "aria-hidden": "true" },
+    {
+      class: `glyph mark lane-${lane}${retracted ? " retracted" : ""}`,
+      width: size,
+      height: size,
+      viewBox: `${-size / 2} ${-size / 2} ${size} ${size}`,
+      "aria-hidden": "true",
+    },
+    evidence ? s("circle", { class: "evidence-ring", r: 10 }) : null,
     shape(lane),
     retracted ? s("line", { class: "strike", x1: -9, y1: 0, x2: 9, y2: 0 }) : null,
   );
 }
 
-function describe(event, actors) {
+function describe(event, actors, decisive) {
   const info = typeInfo(event.type);
   const who = `${actors(event.actor)} to ${actors(event.counterpart)}`;
-  const when = `${human(event.occurred_at)} (${PRECISION[event.precision] || event.precision})`;
+  const when = `${atPrecision(event.occurred_at, event.precision)} (${PRECISION[event.precision] || event.precision})`;
   const retracted = event.retractedNow ? ` Retracted: ${event.retracted.reason}.` : "";
   const sources = event.sources?.length ? ` ${event.sources.length} source(s).` : "";
-  return `${info.word}, ${when}, ${who}: ${event.summary || "no summary"}.${retracted}${sources}`;
+  const behind = decisive ? " Behind the status." : "";
+  return `${info.word}, ${when}, ${who}: ${event.summary || "no summary"}.${retracted}${sources}${behind}`;
 }
 
 /** The details of one event (tooltip and list share it). */
@@ -107,9 +116,21 @@ export function eventDetails(event, actors) {
     h(
       "p",
       { class: "when" },
-      h("time", { datetime: event.occurred_at }, human(event.occurred_at)),
-      ` · ${PRECISION[event.precision] || event.precision} · ${actors(event.actor)} → ${actors(event.counterpart)}`,
+      h(
+        "time",
+        { class: "occurred", datetime: event.occurred_at, title: PRECISION[event.precision] || event.precision },
+        atPrecision(event.occurred_at, event.precision),
+      ),
+      ` · ${actors(event.actor)} → ${actors(event.counterpart)}`,
     ),
+    event.recorded_at
+      ? h(
+          "p",
+          { class: "recorded" },
+          "Recorded ",
+          h("time", { datetime: event.recorded_at }, human(event.recorded_at)),
+        )
+      : null,
     h("p", { class: "summary-text" }, event.retractedNow ? h("del", {}, summary) : summary),
     event.retractedNow
       ? h(
@@ -142,9 +163,10 @@ function sourceList(sources) {
 
 /**
  * Draw the timeline into `wrap` (keeping its tooltip element `tip`).
- * `events` carry `retractedNow`; `onChoose(event)` runs when a mark is activated.
+ * `events` carry `retractedNow`; those in `evidence` (ids) decided the status and are
+ * ringed; `onChoose(event)` runs when a mark is activated.
  */
-export function drawTimeline(wrap, tip, { intervals, events, asOf, actors, onChoose }) {
+export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = new Set(), actors, onChoose }) {
   const width = Math.max(300, wrap.clientWidth);
   const narrow = width < 560;
   const left = narrow ? 8 : 86;
@@ -248,24 +270,27 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, actors, onCho
       const mx = Math.max(trueX, lastX + MARK_GAP);
       lastX = mx;
       const spanDays = PRECISION_DAYS[event.precision] || 0;
+      const decisive = evidence.has(event.id);
       const mark = s(
         "g",
         {
-          class: `mark lane-${lane.id}${event.retractedNow ? " retracted" : ""}`,
+          class: `mark lane-${lane.id}${event.retractedNow ? " retracted" : ""}${decisive ? " evidence" : ""}`,
           transform: `translate(${mx},${y})`,
           tabindex: 0,
           role: "button",
-          "aria-label": describe(event, actors),
+          "aria-label": describe(event, actors, decisive),
           dataset: {
             event: event.id,
             type: event.type,
             occurredAt: event.occurred_at,
             retracted: event.retractedNow ? "true" : "false",
+            evidence: decisive ? "true" : "false",
           },
         },
         spanDays > 1
           ? s("line", { class: "whisker", x1: trueX - mx, x2: x(start + spanDays * DAY) - mx, y1: 0, y2: 0 })
           : null,
+        decisive ? s("circle", { class: "evidence-ring", r: 13 }) : null,
         s("circle", { class: "hit", r: 11 }),
         s("circle", { class: "ring", r: 11 }),
         shape(lane.id),
