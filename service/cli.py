@@ -303,9 +303,20 @@ def _counts(by_actor: dict[str, int]) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="API worker processes; with more than one, this process runs the one "
+            "projector they all read from.",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API and the dashboard (refuses a store whose schema is not at head)."""
     settings = _settings()
+    if workers > 1:
+        _serve_workers(settings, host, port, workers)
+        return
     with _reported():
         backchannel = bootstrap(settings)
     try:
@@ -319,6 +330,36 @@ def serve(
             uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
     finally:
         backchannel.close()
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """N uvicorn workers, each a stateless reader of the read model, and one projector
+    (here, in the supervisor) keeping the read model current for all of them."""
+    import os
+
+    import uvicorn
+
+    from service.projector import Projector
+
+    with _reported():
+        projector = Projector(settings)
+    # The workers are fresh processes that read their settings from the environment.
+    os.environ["BACKCHANNEL_EMBEDDED_PROJECTOR"] = "false"
+    projector.start()
+    try:
+        log.info("serving", host=host, port=port, workers=workers, database=describe(settings))
+        uvicorn.run(
+            "service.api:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_worker_healthcheck=60,  # a worker's start-up on a busy host
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        projector.stop()
 
 
 class _Stop(Exception):
