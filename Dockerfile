@@ -28,7 +28,9 @@ RUN pip install --no-deps -e . \
 
 USER backchannel
 EXPOSE 8000
-VOLUME ["/app/var"]
+# No VOLUME: on PostgreSQL (docker-compose.yml) /app/var stays unused. Without
+# BACKCHANNEL_DATABASE_URL the log is SQLite under /app/var: mount a volume there
+# (`docker run -v backchannel-var:/app/var …`) to keep it.
 
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]

@@ -1,7 +1,9 @@
 # Backchannel: install, run, test and lint from a clean clone.
 #
 #   make run    a local service on http://127.0.0.1:8000 (SQLite under var/, seeded)
-#   make test   the whole test suite (PostgreSQL cases skip unless a server is reachable)
+#   make test   the whole test suite; PostgreSQL is BACKCHANNEL_TEST_POSTGRES_URL's server or a
+#               throwaway one from /usr/lib/postgresql/*/bin, browser tests need /usr/bin/chromium;
+#               without them those cases skip (apt-get install chromium postgresql)
 #   make lint   ruff and mypy
 
 SHELL := /bin/bash

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         description="run the read model's projector inside `serve` (false when a separate "
         "`backchannel projector` process serves several API workers)",
     )
+    projector_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="`/readyz` answers 503 when the read model is behind the log and has not "
+        "advanced for this long",
+    )
     projection_batch: int = Field(
         default=1000, ge=1, le=100_000, description="log positions per read-model transaction"
     )

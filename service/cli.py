@@ -14,46 +14,38 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
-from domain.actors import ActorProfile, suggest
-from domain.errors import DomainError
-from domain.status import ChannelStatus
-from domain.time import Instant, end_of, format_instant, parse_instant
-from infra.logging import configure_logging, get_logger
-from infra.schema import SchemaOutOfDate
-from infra.settings import Settings
-from infra.store import describe
-from service import transfer
-from service.application import Backchannel
-from service.bootstrap import bootstrap, migrate
+from service.command_group import CommandGroup
 from service.projections_cli import projections, projector
-from service.views import boundary
 
+# What the commands need is imported inside them: alembic, SQLAlchemy, eventsourcing,
+# pydantic, structlog, rich and the web stack cost seconds, and `--help` needs none of
+# them (bench/cli_startup.py measures it).
 if TYPE_CHECKING:
-    from domain.record import Record
+    from rich.console import Console
+    from rich.table import Table
+    from structlog.stdlib import BoundLogger
 
-try:  # the drivers' connection errors, reported as one line like every expected failure
-    from psycopg import OperationalError as PsycopgOperationalError
-except ImportError:  # pragma: no cover - psycopg is a dependency
-    PsycopgOperationalError = SQLAlchemyOperationalError  # type: ignore[misc,assignment]
+    from domain.actors import ActorProfile
+    from domain.record import Record
+    from domain.status import ChannelStatus
+    from domain.time import Instant
+    from infra.settings import Settings
+    from service.application import Backchannel
 
 app = typer.Typer(
     name="backchannel",
+    cls=CommandGroup,
     help="Who talked to whom, and who refused to: an event-sourced record of contact.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: typer's rich one imports rich.markdown & co.
 )
-log = get_logger("backchannel.cli")
 WIDE = 160  # columns for tables written to a file or a pipe, so channel ids never wrap
 
 
@@ -61,7 +53,15 @@ class Failure(Exception):
     """An expected failure: reported as one line, exit code 1."""
 
 
+def _log() -> BoundLogger:
+    from infra.logging import get_logger
+
+    return get_logger("backchannel.cli")
+
+
 def _out() -> Console:
+    from rich.console import Console
+
     console = Console()
     if not console.is_terminal:
         console = Console(width=WIDE)
@@ -69,6 +69,8 @@ def _out() -> Console:
 
 
 def _fail(message: str) -> NoReturn:
+    from rich.console import Console
+
     Console(stderr=True, width=WIDE, highlight=False).print(
         f"[bold red]error:[/] {message}", markup=True, soft_wrap=True
     )
@@ -78,6 +80,12 @@ def _fail(message: str) -> NoReturn:
 @contextmanager
 def _reported() -> Iterator[None]:
     """Turn the failures a user can cause or fix into one line and exit code 1."""
+    from psycopg import OperationalError as PsycopgOperationalError
+    from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+
+    from domain.errors import DomainError
+    from infra.schema import SchemaOutOfDate
+
     try:
         yield
     except Failure as failure:
@@ -93,6 +101,11 @@ def _reported() -> Iterator[None]:
 
 def _settings(*, schema_logs: bool = False) -> Settings:
     """The settings, with logging configured; alembic's chatter only where it is news."""
+    from pydantic import ValidationError
+
+    from infra.logging import configure_logging
+    from infra.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as invalid:
@@ -110,6 +123,8 @@ def _settings(*, schema_logs: bool = False) -> Settings:
 @contextmanager
 def _opened(settings: Settings) -> Iterator[Backchannel]:
     """The application on a migrated store, closed afterwards."""
+    from service.bootstrap import bootstrap
+
     backchannel = bootstrap(settings)
     try:
         yield backchannel
@@ -118,6 +133,8 @@ def _opened(settings: Settings) -> Iterator[Backchannel]:
 
 
 def _instant(text: str, option: str) -> Instant:
+    from domain.time import parse_instant
+
     try:
         return parse_instant(text)
     except ValueError:
@@ -127,6 +144,8 @@ def _instant(text: str, option: str) -> Instant:
 
 
 def _actor(record: Record, name: str) -> ActorProfile:
+    from domain.actors import suggest
+
     found = record.resolve(name)
     if found is None:
         close = suggest(name, record.actors.values())
@@ -141,20 +160,25 @@ def _actor(record: Record, name: str) -> ActorProfile:
 @app.command("migrate")
 def migrate_store() -> None:
     """Create the event log's tables and bring the schema to head (idempotent)."""
+    from infra.store import describe
+    from service.bootstrap import migrate
+
     settings = _settings(schema_logs=True)
     with _reported():
         revision = migrate(settings)
-    log.info("migrated", database=describe(settings), revision=revision)
+    _log().info("migrated", database=describe(settings), revision=revision)
     _out().print(f"Schema of {describe(settings)} is at revision {revision}.", highlight=False)
 
 
 @app.command()
 def seed() -> None:
     """Load the reference article's actors and events; loading twice stores nothing new."""
+    from service import transfer
+
     settings = _settings()
     with _reported(), _opened(settings) as backchannel:
         counts = transfer.seed(backchannel)
-    log.info("seeded", **{k: {"stored": s, "present": p} for k, (s, p) in counts.items()})
+    _log().info("seeded", **{k: {"stored": s, "present": p} for k, (s, p) in counts.items()})
     out = _out()
     for kind, (stored, present) in counts.items():
         out.print(f"{kind}: {stored} stored, {present} already present", highlight=False)
@@ -170,6 +194,8 @@ def import_file(
     ] = False,
 ) -> None:
     """Import events (or, with --actors, actors): every line is checked before any is stored."""
+    from service import transfer
+
     settings = _settings()
     what = "actors" if actors else "events"
     with _reported():
@@ -191,7 +217,7 @@ def import_file(
                 stored, present = load(backchannel, items)
             except transfer.BadLine as bad:
                 raise Failure(f"{file}: {bad}; nothing was stored") from None
-    log.info("imported", kind=what, file=str(file), stored=stored, present=present)
+    _log().info("imported", kind=what, file=str(file), stored=stored, present=present)
     _out().print(f"{what}: {stored} stored, {present} already present", highlight=False)
 
 
@@ -202,6 +228,8 @@ def export(
     ] = None,
 ) -> None:
     """Export every event, in log order, as JSON Lines (the API's event shape)."""
+    from service import transfer
+
     settings = _settings()
     with _reported(), _opened(settings) as backchannel:
         if output is None:
@@ -212,7 +240,7 @@ def export(
                     count = _write_lines(transfer.export_events(backchannel), stream.write)
             except OSError as error:
                 raise Failure(f"cannot write {output}: {error.strerror or error}") from None
-    log.info("exported", events=count, output=str(output) if output else "stdout")
+    _log().info("exported", events=count, output=str(output) if output else "stdout")
 
 
 def _write_lines(lines: Iterator[str], write: Callable[[str], object]) -> int:
@@ -244,6 +272,10 @@ def status(
     ] = None,
 ) -> None:
     """Print the board: the status of every channel, computed by replaying the log."""
+    from datetime import UTC, datetime
+
+    from domain.time import end_of, format_instant
+
     settings = _settings()
     with _reported():
         now = datetime.now(UTC)
@@ -273,6 +305,11 @@ def status(
 
 
 def _board(rows: list[ChannelStatus], title: str) -> Table:
+    from rich.table import Table
+
+    from domain.time import format_instant
+    from service.views import boundary
+
     table = Table(title=title, title_justify="left", highlight=False)
     table.add_column("channel", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -313,6 +350,9 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the HTTP API and the dashboard (refuses a store whose schema is not at head)."""
+    from infra.store import describe
+    from service.bootstrap import bootstrap
+
     settings = _settings()
     if workers > 1:
         _serve_workers(settings, host, port, workers)
@@ -325,7 +365,7 @@ def serve(
         from service.api import create_app
 
         web = create_app(settings, backchannel)
-        log.info("serving", host=host, port=port, database=describe(settings))
+        _log().info("serving", host=host, port=port, database=describe(settings))
         with _stopped_by_signal():
             uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
     finally:
@@ -339,6 +379,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
 
     import uvicorn
 
+    from infra.store import describe
     from service.projector import Projector
 
     with _reported():
@@ -347,7 +388,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     os.environ["BACKCHANNEL_EMBEDDED_PROJECTOR"] = "false"
     projector.start()
     try:
-        log.info("serving", host=host, port=port, workers=workers, database=describe(settings))
+        _log().info("serving", host=host, port=port, workers=workers, database=describe(settings))
         uvicorn.run(
             "service.api:app_from_environment",
             factory=True,
@@ -377,7 +418,7 @@ def _stopped_by_signal() -> Iterator[None]:
     try:
         yield
     except _Stop as stopped:
-        log.info("stopped", signal=str(stopped))
+        _log().info("stopped", signal=str(stopped))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

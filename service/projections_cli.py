@@ -12,50 +12,45 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from infra.logging import configure_logging, get_logger
-from infra.readmodel import open_view
-from infra.readmodel.rows import MICROSECOND
-from infra.schema import SchemaOutOfDate, check_at_head
-from infra.settings import Settings
-from infra.store import describe
-from service.projector import Projector, WindowMismatch
-from service.rebuild import rebuild
+from service.command_group import CommandGroup
+
+# rich, structlog, pydantic, the stores and the projector are imported by the commands
+# that use them, so that `backchannel --help` starts at once (bench/cli_startup.py).
+if TYPE_CHECKING:
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    from infra.settings import Settings
 
 projections = typer.Typer(
     name="projections",
+    cls=CommandGroup,
     help="The channel read model: rebuild it from the log, see how far behind it is.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, like the main command's
 )
-log = get_logger("backchannel.projections")
 DAY_US = 86_400_000_000
 
 
 def _fail(message: str) -> NoReturn:
+    from rich.console import Console
+
     Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code=1)
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from infra.logging import configure_logging
+    from infra.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as invalid:
@@ -68,6 +63,9 @@ def _settings() -> Settings:
 @contextmanager
 def _reported() -> Iterator[None]:
     """Expected failures as one line and exit code 1, never a traceback."""
+    from infra.schema import SchemaOutOfDate
+    from service.projector import WindowMismatch
+
     try:
         yield
     except (SchemaOutOfDate, WindowMismatch) as error:
@@ -80,14 +78,19 @@ def _reported() -> Iterator[None]:
         raise
 
 
-class RateColumn(ProgressColumn):
-    """Events per second, over the last few updates."""
+def _rate_column() -> ProgressColumn:
+    """Events per second, over the last few updates (rich is imported only by the rebuild)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(
-            f"{speed:,.0f} events/s" if speed else "… events/s", style="progress.data.speed"
-        )
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(
+                f"{speed:,.0f} events/s" if speed else "… events/s", style="progress.data.speed"
+            )
+
+    return RateColumn()
 
 
 @projections.command("rebuild")
@@ -95,6 +98,20 @@ def rebuild_command(
     batch: int = typer.Option(2000, min=1, help="Log positions per transaction."),
 ) -> None:
     """Rebuild the read model from position 0 into fresh tables; switch over once caught up."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from infra.logging import get_logger
+    from infra.schema import check_at_head
+    from service.rebuild import rebuild
+
     settings = _settings()
     with _reported():
         check_at_head(settings)
@@ -102,7 +119,7 @@ def rebuild_command(
             TextColumn("[bold]rebuilding"),
             BarColumn(),
             MofNCompleteColumn(),
-            RateColumn(),
+            _rate_column(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             TimeElapsedColumn(),
@@ -114,7 +131,7 @@ def rebuild_command(
                 bar.update(task, completed=position, total=max(target, position))
 
             done = rebuild(settings, progress=advance, batch_size=batch)
-    log.info(
+    get_logger("backchannel.projections").info(
         "rebuilt",
         generation=done.generation,
         position=done.position,
@@ -132,6 +149,14 @@ def rebuild_command(
 @projections.command("status")
 def status_command() -> None:
     """Show each generation of the read model: position, the log's head, and lag."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from infra.readmodel import open_view
+    from infra.readmodel.rows import MICROSECOND
+    from infra.schema import check_at_head
+    from infra.store import describe
+
     settings = _settings()
     with _reported():
         check_at_head(settings)
@@ -166,7 +191,17 @@ def status_command() -> None:
 
 
 def run_projector(settings: Settings) -> None:
-    """Follow the log into the read model until SIGTERM or Ctrl-C (`backchannel projector`)."""
+    """Follow the log into the read model until SIGTERM or Ctrl-C (`backchannel projector`).
+
+    A store that cannot be used at start is one line and exit code 1; once
+    following, a lost store is retried with back-off (`Projector.run`), never an exit.
+    """
+    from infra.logging import get_logger
+    from infra.schema import check_at_head
+    from infra.store import describe
+    from service.projector import Projector
+
+    log = get_logger("backchannel.projections")
     check_at_head(settings)
     runner = Projector(settings, quiet_gc=True)
 

@@ -8,6 +8,9 @@ waits: on PostgreSQL for the log's NOTIFY, on SQLite by polling.
 
 Use it in-process (`start()` / `stop()`: a background thread, as `backchannel
 serve` does) or as a process of its own (`run()`: `backchannel projector`).
+Following never gives up: a failed batch or a lost LISTEN connection is
+retried with capped exponential back-off, and `health()` tells whether it is
+running, has lost the store, or has stopped (what readiness and metrics show).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -36,6 +40,11 @@ log = get_logger("backchannel.projector")
 Progress = Callable[[int, int], None]
 REPORT_EVERY = 10.0  # seconds
 COLLECT_EVERY = 300.0  # seconds between full garbage collections, with quiet_gc
+BACKOFF_FIRST = 0.1  # seconds before the first retry after a failure
+BACKOFF_MAX = 5.0  # the back-off doubles up to this
+LISTEN_CONNECT_TIMEOUT = 5  # seconds
+
+State = Literal["starting", "running", "lost", "stopped"]
 
 
 def _log_of(settings: Settings) -> Backchannel:
@@ -46,6 +55,26 @@ def _log_of(settings: Settings) -> Backchannel:
 
 class WindowMismatch(RuntimeError):
     """The live read model was built for another window W than the settings say."""
+
+
+@dataclass(frozen=True)
+class Health:
+    """How the projector is doing, as readiness and metrics report it.
+
+    `state`: `starting` (not yet through a batch), `running`, `lost` (its last
+    attempt failed; it is retrying) or `stopped` (not following the log).
+    `last_advance` is when its position last moved; `last_progress` (monotonic
+    seconds) when it last moved or found nothing to do, for stall detection.
+    """
+
+    state: State
+    position: int
+    last_error: str | None
+    error_type: str | None
+    last_advance: datetime | None
+    last_progress: float | None
+    failures: int
+    listening: bool
 
 
 class Projector:
@@ -75,6 +104,14 @@ class Projector:
         self._collected = time.monotonic()
         self.position = 0
         self.last_error: BaseException | None = None
+        self.state: State = "stopped"
+        self.failures = 0  # failed attempts since the projector was made
+        self.last_advance: datetime | None = None
+        self._last_progress: float | None = None
+        self._lost_at: float | None = None
+        self._retries = 0
+        self._listener: Any = None
+        self._listen_unsupported = False
         self._projection: ChannelProjection | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -134,6 +171,7 @@ class Projector:
             start=self.position + 1, limit=self.batch_size
         )
         if not batch:
+            self._last_progress = time.monotonic()
             return 0
         items = [item for item in (decode(self.app.mapper, n) for n in batch) if item]
         try:
@@ -146,6 +184,8 @@ class Projector:
             return 0
         with self._advanced:
             self.position = batch[-1].id
+            self.last_advance = datetime.now(UTC)
+            self._last_progress = time.monotonic()
             self._advanced.notify_all()
         if self.quiet_gc:
             self._spare_the_collector()
@@ -192,31 +232,110 @@ class Projector:
 
     # -- following --------------------------------------------------------------
 
+    def health(self) -> Health:
+        """The projector's state now (a thread that has died reads as `stopped`)."""
+        state = self.state
+        if self._thread is not None and not self._thread.is_alive():
+            state = "stopped"
+        error = self.last_error
+        return Health(
+            state=state,
+            position=self.position,
+            last_error=None if error is None else describe_error(error),
+            error_type=None if error is None else type(error).__name__,
+            last_advance=self.last_advance,
+            last_progress=self._last_progress,
+            failures=self.failures,
+            listening=self._listener is not None,
+        )
+
+    @property
+    def running(self) -> bool:
+        """Following the log: in its thread (after `start()`) or in `run()`."""
+        if self._thread is not None:
+            return self._thread.is_alive() and self.state != "stopped"
+        return self.state != "stopped"
+
     def run(self) -> None:
-        """Follow the log until `stop()`; failures are logged and retried with back-off."""
-        listener = self._listen()
-        backoff = 0.1
+        """Follow the log until `stop()`; every failure is retried with capped back-off.
+
+        Each turn makes sure the log is LISTENed to (PostgreSQL) before reading
+        it, so no insert slips between the read and the wait. A failure of
+        either (a lost connection, a restarted server, anything) closes the
+        listener and is retried after 0.1 s, 0.2 s, … up to BACKOFF_MAX; the
+        log says when the store was lost and when it came back, not each retry.
+        """
+        backoff = BACKOFF_FIRST
         reported = (time.monotonic(), self.position)
+        self.state = "starting"
         try:
             while not self._stopping.is_set():
                 reported = self._report(reported)
                 try:
+                    self._ensure_listening()
                     done = self.step()
-                except WindowMismatch:
-                    raise
+                    self._recovered()
+                    if not done:
+                        self._idle(self._listener)
                 except Exception as error:
-                    self.last_error = error
-                    self._projection = None
-                    log.exception("projector batch failed", retry_in=backoff)
+                    self._failed(error, backoff)
                     self._stopping.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
-                backoff = 0.1
-                if not done:
-                    self._idle(listener)
+                backoff = BACKOFF_FIRST
+        except BaseException as error:  # never die without a word
+            self.last_error = error
+            log.exception("projector stopped by an unexpected error")
+            raise
         finally:
-            if listener is not None:
-                listener.close()
+            self.state = "stopped"
+            self._close_listener()
+
+    def _failed(self, error: Exception, backoff: float) -> None:
+        """Note a failed attempt; log only the change from running to lost."""
+        self.last_error = error
+        self.failures += 1
+        self._retries += 1
+        self._projection = None  # reload what it remembered from the view
+        self._close_listener()
+        self._check_pools()
+        log.debug("projector attempt failed", error=describe_error(error), retry_in=backoff)
+        if self.state != "lost":
+            self.state = "lost"
+            self._lost_at = time.monotonic()
+            log.warning(
+                "projector lost the store; retrying",
+                error=describe_error(error),
+                position=self.position,
+                retry_in=backoff,
+                exc_info=not isinstance(error, psycopg.OperationalError | OSError),
+            )
+
+    def _check_pools(self) -> None:
+        """Have the connection pools drop every broken connection now (PostgreSQL).
+
+        After a server restart each pooled connection fails once when next used;
+        without this, each retry would meet the next dead one.
+        """
+        for owner in (self.app.recorder, self.view):
+            pool = getattr(getattr(owner, "datastore", None), "pool", None)
+            check = getattr(pool, "check", None)
+            if callable(check):
+                with suppress(Exception):  # the server is still away: the next retry will tell
+                    check()
+
+    def _recovered(self) -> None:
+        if self.state == "lost":
+            down = time.monotonic() - (self._lost_at or time.monotonic())
+            log.info(
+                "projector recovered",
+                position=self.position,
+                seconds=round(down, 1),
+                retries=self._retries,
+            )
+        self.state = "running"
+        self._retries = 0
+        self._lost_at = None
 
     def interrupt(self) -> None:
         """Ask `run()` to return after the batch in hand (safe from a signal handler)."""
@@ -227,6 +346,7 @@ class Projector:
         """Follow the log in a background thread."""
         if self._thread is None:
             self._stopping.clear()
+            self.state = "starting"
             self._thread = threading.Thread(target=self.run, name="projector", daemon=True)
             self._thread.start()
 
@@ -255,19 +375,36 @@ class Projector:
             log.info("projector", position=self.position, lag=self.lag(), per_second=round(rate))
         return now, self.position
 
-    def _listen(self) -> Any:
-        """A connection LISTENing to the log's inserts (PostgreSQL), or None (poll)."""
+    def _ensure_listening(self) -> None:
+        """LISTEN to the log's inserts (PostgreSQL) unless already; SQLite polls.
+
+        A connection that cannot be made raises (the store is lost: retried);
+        a server that connects but refuses LISTEN is polled instead, for good.
+        """
+        if self._listener is not None or self._listen_unsupported:
+            return
         if not self.settings.is_postgres:
-            return None
+            return
+        url = self.settings.database_url.split("?", 1)[0]  # ?schema= is ours, not libpq's
+        connection = psycopg.connect(url, autocommit=True, connect_timeout=LISTEN_CONNECT_TIMEOUT)
         try:
-            url = self.settings.database_url.split("?", 1)[0]  # ?schema= is ours, not libpq's
-            connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
             channel = getattr(self.app.recorder, "channel_name", "stored_events")
             connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except psycopg.OperationalError:
+            connection.close()
+            raise
         except psycopg.Error:
+            connection.close()
+            self._listen_unsupported = True
             log.warning("cannot LISTEN to the log; polling instead")
-            return None
-        return connection
+            return
+        self._listener = connection
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with suppress(Exception):
+                listener.close()
 
     def _idle(self, listener: Any) -> None:
         deadline = time.monotonic() + self.poll_interval
@@ -275,8 +412,15 @@ class Projector:
             if self._wake.is_set():
                 break
             if listener is not None:
+                # A dead connection raises here: the caller retries and listens anew.
                 if any(True for _ in listener.notifies(timeout=0.1, stop_after=1)):
                     break
             else:
                 self._wake.wait(min(0.1, self.poll_interval))
         self._wake.clear()
+
+
+def describe_error(error: BaseException) -> str:
+    """An error's type and the first line of its message (no traceback, no secrets' context)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

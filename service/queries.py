@@ -196,6 +196,11 @@ class ReadModel:
         """How far the read model has processed the log."""
         return retrying(self.view.position)
 
+    def progress(self) -> tuple[int, int]:
+        """How far the read model has processed the log, and the log's head."""
+        position = self.position()
+        return position, max(position, retrying(self.view.head))
+
     def wait(self, position: int, timeout: float) -> bool:
         """Block until the read model has processed `position`; False on timeout."""
         deadline = time.monotonic() + timeout

@@ -1,8 +1,14 @@
 """Fixtures shared by every suite: one store fixture, parametrised over SQLite and PostgreSQL.
 
-PostgreSQL comes from BACKCHANNEL_TEST_POSTGRES_URL (default: the local server).
-When it cannot be reached the PostgreSQL cases are skipped with the reason,
-unless BACKCHANNEL_REQUIRE_POSTGRES=1 (set by .ci/run), in which case they fail.
+PostgreSQL is the server at BACKCHANNEL_TEST_POSTGRES_URL when that is set; otherwise
+the tests start a throwaway server of their own from the installed binaries
+(tests/postgres_server.py), once per run. Each test gets a fresh database on it.
+When there is no server to use (an unreachable URL, no binaries) the PostgreSQL cases
+are skipped with the reason, unless BACKCHANNEL_REQUIRE_POSTGRES=1 (set by .ci/run),
+in which case they fail.
+
+`throwaway_postgres` is a server of the test's own, for tests that stop and restart
+the database under the service.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -19,11 +26,16 @@ from psycopg import sql
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.replay import ReplayingBackchannel
-
-POSTGRES_URL = os.environ.get(
-    "BACKCHANNEL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.postgres_server import (
+    ThrowawayServer,
+    Unavailable,
+    find_pg_ctl,
+    server_url,
+    throwaway_server,
+    unavailable,
 )
-REQUIRE_POSTGRES = os.environ.get("BACKCHANNEL_REQUIRE_POSTGRES", "") not in ("", "0", "no")
+
+POSTGRES_URL = os.environ.get("BACKCHANNEL_TEST_POSTGRES_URL", "")
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 
@@ -31,17 +43,56 @@ STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> str:
-    """The admin URL of a reachable PostgreSQL server (skip or fail if there is none)."""
+def postgres_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server: BACKCHANNEL_TEST_POSTGRES_URL's, or a
+    throwaway one for the whole run (skip or fail if there is neither)."""
+    if not POSTGRES_URL:
+        with _own_server("BACKCHANNEL_TEST_POSTGRES_URL is unset and ") as server:
+            yield server_url(server)
+        return
     try:
         with psycopg.connect(POSTGRES_URL, connect_timeout=3):
-            pass
+            problem = ""
     except psycopg.OperationalError as error:
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {error}".strip()
-        if REQUIRE_POSTGRES:
-            pytest.fail(message + " (BACKCHANNEL_REQUIRE_POSTGRES is set)", pytrace=False)
-        pytest.skip(message + " — set BACKCHANNEL_TEST_POSTGRES_URL to run these")
-    return POSTGRES_URL
+        problem = str(error).strip().splitlines()[0]
+    if problem:
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_URL}: {problem}")
+    yield POSTGRES_URL
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayServer]:
+    """A PostgreSQL server of this test's own, whatever BACKCHANNEL_TEST_POSTGRES_URL says.
+
+    The test may `stop()` and `start()` it (same port, same data); `server_url(server)`
+    from tests.postgres_server is its admin URL. It is stopped and deleted afterwards.
+    """
+    with _own_server() as server:
+        yield server
+
+
+@contextmanager
+def _own_server(context: str = "") -> Iterator[ThrowawayServer]:
+    """A throwaway server, or the test skipped (failed if required) with the reason."""
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(throwaway_server())
+        except Unavailable as error:
+            reason = str(error)
+        else:
+            yield server
+            return
+    unavailable(context + reason)
+
+
+def pytest_report_header() -> str:
+    """Say at the top of the run which PostgreSQL the tests use."""
+    if POSTGRES_URL:
+        return f"postgresql: {POSTGRES_URL} (BACKCHANNEL_TEST_POSTGRES_URL)"
+    try:
+        return f"postgresql: a throwaway server from {find_pg_ctl().parent}"
+    except Unavailable as error:
+        return f"postgresql: none, {error}"
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
 from service.api.middleware import BodyLimit, RequestContext, RouteTable
 from service.api.openapi import openapi_document
+from service.api.readiness import Readiness
 from service.application import Backchannel
 from service.bootstrap import service
 
@@ -36,9 +37,11 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     # current itself, else a separate `backchannel projector` does.
     parts = service(settings, backchannel)
     application, readmodel, projector = parts.app, parts.readmodel, parts.projector
+    readiness = Readiness(settings, application, readmodel, projector)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(readiness.started)  # reads wait for the read model to get here
         parts.start()
         try:
             yield
@@ -50,7 +53,9 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     app.state.backchannel = application
     app.state.readmodel = readmodel
     app.state.projector = projector
+    app.state.readiness = readiness
     app.state.metrics = metrics = ApiMetrics(application, readmodel)
+    metrics.registry.register(readiness.collector())
     install_problems(app)
     for router in (actors.router, events.router, channels.router, ops.router):
         app.include_router(router)

@@ -16,6 +16,7 @@ from service.api.deps import Reading
 from service.api.errors import NOT_FOUND, ApiProblem, actor_not_found, problems
 from service.api.events import events_page
 from service.api.pages import Paging, paginate
+from service.api.readiness import LAG_HEADER, POSITION_HEADER
 from service.api.schemas import (
     DateTimeParam,
     EndParam,
@@ -29,6 +30,30 @@ from service.queries import ReadModel
 from service.views import interval_view, status_view, timestamp
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+# What the projected reads (the board, a status, a timeline) say about their freshness.
+PROJECTED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Read from the channel read model, which follows the log",
+        "headers": {
+            POSITION_HEADER: {
+                "description": "the log position the read model had processed when this was "
+                "read: the answer holds every event up to it",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+            LAG_HEADER: {
+                "description": "events in the log not yet in the read model (head minus "
+                "position): 0 for an up-to-date answer",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        },
+    }
+}
+LAGGING = (
+    " Projected: the answer carries `X-Backchannel-Position` and `X-Backchannel-Lag`; while "
+    "the read model is still catching up with the log after the service started, it is a "
+    "503 (Retry-After, `position`, `lag`) instead, unless `min_position` is reached."
+)
 
 ActorA = Annotated[str, Path(max_length=300, description="one actor: id, name or alias")]
 ActorB = Annotated[str, Path(max_length=300, description="the other actor: id, name or alias")]
@@ -45,8 +70,10 @@ KnownAt = Annotated[
 @router.get(
     "",
     response_model=StatusPage,
-    responses=problems(401, 422, 503),
+    responses=problems(401, 422, 503, others=PROJECTED),
     summary="Every channel with at least one event, with its status",
+    description="Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."
+    + LAGGING,
 )
 def list_channels(
     reader: Reading,
@@ -85,8 +112,10 @@ def list_channels(
 @router.get(
     "/{a}/{b}",
     response_model=StatusOut,
-    responses=problems(401, 404, 422, 503),
+    responses=problems(401, 404, 422, 503, others=PROJECTED),
     summary="One channel's status",
+    description="The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."
+    + LAGGING,
 )
 def channel_status(
     a: ActorA, b: ActorB, reader: Reading, as_of: AsOf = None, known_at: KnownAt = None
@@ -102,8 +131,10 @@ def channel_status(
 @router.get(
     "/{a}/{b}/timeline",
     response_model=TimelineOut,
-    responses=problems(401, 404, 422, 503),
+    responses=problems(401, 404, 422, 503, others=PROJECTED),
     summary="A channel's status intervals over valid time",
+    description="The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."
+    + LAGGING,
 )
 def channel_timeline(
     a: ActorA,

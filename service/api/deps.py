@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from infra.settings import Settings
 from service.api.auth import require_read, require_write
 from service.api.errors import NOT_CAUGHT_UP, ApiProblem
 from service.api.metrics import ApiMetrics
+from service.api.readiness import Readiness
 from service.application import Backchannel
 from service.projector import Projector
 from service.queries import ReadModel
@@ -44,6 +45,10 @@ def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
+def get_readiness(request: Request) -> Readiness:
+    return request.app.state.readiness  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class ReadSide:
     """The read model for a read, and how far the client needs it to have come."""
@@ -53,6 +58,8 @@ class ReadSide:
     wait_seconds: float
     readmodel: ReadModel
     projector: Projector | None
+    readiness: Readiness
+    response: Response
 
     @contextmanager
     def view(self) -> Iterator[ReadModel]:
@@ -64,6 +71,10 @@ class ReadSide:
         and answers with what it has if that takes too long: a client of one
         process reads its writes without asking; across processes it passes
         `min_position`.
+
+        The answer carries the position it reflects and its lag (see
+        `Readiness.stamp`); until the read model has caught up since start-up it
+        is a 503 instead, unless the client's `min_position` is reached.
         """
         if self.min_position is not None:
             if not self._projected(self.min_position):
@@ -78,6 +89,8 @@ class ReadSide:
                 )
         elif self.backchannel.written:
             self._projected(self.backchannel.written)
+        position, head = self.readmodel.progress()  # read before the answer: a lower bound
+        self.readiness.stamp(self.response, position, head, self.min_position)
         yield self.readmodel
 
     def _projected(self, position: int) -> bool:
@@ -99,6 +112,8 @@ def read_side(
     settings: Annotated[Settings, Depends(get_settings)],
     readmodel: Annotated[ReadModel, Depends(get_readmodel)],
     projector: Annotated[Projector | None, Depends(get_projector)],
+    readiness: Annotated[Readiness, Depends(get_readiness)],
+    response: Response,
     min_position: Annotated[
         int | None,
         Query(
@@ -110,7 +125,13 @@ def read_side(
 ) -> ReadSide:
     """The read side for a client allowed to read."""
     return ReadSide(
-        backchannel, min_position, settings.min_position_wait_seconds, readmodel, projector
+        backchannel,
+        min_position,
+        settings.min_position_wait_seconds,
+        readmodel,
+        projector,
+        readiness,
+        response,
     )
 
 

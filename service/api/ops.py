@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness (store, schema, projection lag) and Prometheus metrics."""
+"""Operations: liveness, readiness (store, schema, projector, lag) and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from infra import schema
 from infra.settings import Settings
-from service.api.deps import Metrics, get_backchannel, get_readmodel, get_settings
-from service.api.errors import NOT_READY, ApiProblem, problems
+from service.api.deps import Metrics, get_readiness, get_settings
+from service.api.errors import problems
+from service.api.readiness import Readiness, problem_of
 from service.api.schemas import HealthOut, ReadyOut
-from service.application import Backchannel
-from service.queries import ReadModel
 
 router = APIRouter(tags=["operations"])
 
@@ -24,39 +22,42 @@ def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=ReadyOut, responses=problems(503), summary="Readiness")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    response_model_exclude_unset=True,
+    responses=problems(503),
+    summary="Readiness",
+)
 def readyz(
-    backchannel: Annotated[Backchannel, Depends(get_backchannel)],
+    readiness: Annotated[Readiness, Depends(get_readiness)],
     settings: Annotated[Settings, Depends(get_settings)],
-    readmodel: Annotated[ReadModel, Depends(get_readmodel)],
 ) -> dict[str, Any]:
-    """Ready when the store answers and its schema is at head; reports the projection lag."""
-    try:
-        head = backchannel.head()
-    except Exception as error:  # whatever the driver raises, the answer is "not ready"
-        raise ApiProblem(
-            503, f"the store is not reachable ({type(error).__name__})", type=NOT_READY
-        ) from None
-    try:
-        schema.check_at_head(settings)
-    except schema.SchemaOutOfDate as error:
-        raise ApiProblem(503, str(error), type=NOT_READY) from None
-    except Exception as error:
-        raise ApiProblem(
-            503, f"the schema cannot be read ({type(error).__name__})", type=NOT_READY
-        ) from None
-    try:
-        position = readmodel.position()
-    except Exception as error:
-        raise ApiProblem(
-            503, f"the read model cannot be read ({type(error).__name__})", type=NOT_READY
-        ) from None
+    """Ready when the store answers within 1.5 s, its schema is at head, the read model has
+    caught up with the log as it stood at start-up, and the projector is running and
+    advancing. Otherwise 503 with Retry-After and a `reason`: `store_unreachable`,
+    `schema_behind`, `projector_not_running`, `projector_lost`, `projector_stalled` (lag,
+    but no advance for `BACKCHANNEL_PROJECTOR_STALL_SECONDS`) or `catching_up`.
+
+    The answer reports the lag and when the read model last advanced; with read tokens
+    set it stays open but gives only the status and the reason (no head, no positions).
+    """
+    verdict = readiness.check()
+    open_details = not settings.read_token_set
+    if not verdict.ready:
+        raise problem_of(verdict, open_details=open_details)
+    if not open_details:
+        return {"status": "ready"}
+    observed = verdict.observed
+    assert observed is not None
     return {
         "status": "ready",
-        "schema_revision": schema.head_revision(settings),
-        "position": position,
-        "head": head,
-        "lag": max(head - position, 0),
+        "schema_revision": observed.schema_revision,
+        "position": observed.position,
+        "head": observed.head,
+        "lag": observed.lag,
+        "last_progress": verdict.last_progress,
+        "projector": verdict.projector,
     }
 
 

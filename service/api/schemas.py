@@ -406,13 +406,27 @@ class HealthOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    """Ready: the store answers, the schema is at head; `lag` is events not yet folded."""
+    """Ready: the store answers, the schema is at head, the read model has caught up since
+    start-up and is advancing; `lag` is events not yet projected.
+
+    With read tokens set, only `status` is given (no log head, no positions).
+    """
 
     status: Literal["ready"]
-    schema_revision: str
-    position: int
-    head: int
-    lag: int
+    schema_revision: str | None = None
+    position: int | None = Field(
+        default=None, description="the log position the read model has processed"
+    )
+    head: int | None = Field(default=None, description="the log's last position")
+    lag: int | None = Field(default=None, description="`head` minus `position`")
+    last_progress: datetime | None = Field(
+        default=None, description="when the read model last advanced (null: not since start-up)"
+    )
+    projector: Literal["starting", "running", "external"] | None = Field(
+        default=None,
+        description="the in-process projector's state, or `external` when a separate "
+        "`backchannel projector` process keeps the read model",
+    )
 
 
 class FieldProblem(BaseModel):

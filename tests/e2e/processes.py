@@ -59,3 +59,25 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Return once `url`/readyz answers 200: the read model has caught up with the log.
+
+    A served process answers projected reads only from then on; fail the test if
+    it dies or does not get there in time (the last answer is in the message).
+    """
+    deadline = time.monotonic() + STARTUP_SECONDS
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited with {process.returncode}:\n{tail(log)}")
+        try:
+            answer = httpx.get(f"{url}/readyz", timeout=3)
+            if answer.status_code == 200:
+                return
+            last = f"{answer.status_code} {answer.text}"
+        except httpx.TransportError as error:
+            last = repr(error)
+        time.sleep(0.2)
+    pytest.fail(f"serve was not ready within {STARTUP_SECONDS}s ({last}):\n{tail(log)}")

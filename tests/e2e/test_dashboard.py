@@ -27,7 +27,7 @@ from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.transfer import seed
 from tests.e2e.browser import chromium, offline_context, require_chromium
-from tests.e2e.processes import command, free_port, stop, wait_until_healthy
+from tests.e2e.processes import command, free_port, stop, wait_until_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(process, url, log)
+        wait_until_ready(process, url, log)  # the seeded log is projected before any read
         yield url
     finally:
         stop(process)

@@ -16,7 +16,14 @@ import pytest
 from infra.settings import Settings
 from service.bootstrap import bootstrap
 from service.transfer import seed
-from tests.e2e.processes import command, free_port, stop, tail, wait_until_healthy
+from tests.e2e.processes import (
+    command,
+    free_port,
+    stop,
+    tail,
+    wait_until_healthy,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +77,16 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
 
 
 def test_served_board_reads_like_the_article_and_takes_a_write(server: Server) -> None:
+    wait_until_ready(server.process, server.url, server.log)  # the seeded log is projected
     with httpx.Client(base_url=server.url, timeout=10) as client:
+        head = client.get("/readyz").json()["head"]
         answer = client.get(
             "/v1/channels/lloyd-austin/sergei-shoigu", params={"as_of": "2022-03-24"}
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "refused"
         assert answer.json()["channel"] == "lloyd-austin~sergei-shoigu"
+        assert int(answer.headers["X-Backchannel-Position"]) >= head
 
         event = {
             "id": str(uuid.uuid4()),

@@ -25,9 +25,9 @@ def wait_for_workers(process: subprocess.Popen[bytes], url: str, log: Path) -> N
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         assert process.poll() is None, tail(log)
-        if tail(log).count("Application startup complete") >= 2:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
+        started = tail(log).count("Application startup complete") >= 2
+        if started and httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            return
         time.sleep(0.5)
     pytest.fail(f"the workers did not start within {STARTUP_SECONDS}s:\n{tail(log)}")
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from infra.logging import configure_logging
 from infra.readmodel import GenerationRetired, open_view
 from infra.readmodel.rows import MICROSECOND
 from infra.settings import Settings
@@ -24,6 +27,15 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def answers(model: ReadModel) -> dict[str, str]:
     return {s.channel: s.status.value for s in model.board(as_of=NOW, known_at=NOW)}
+
+
+def project_to(settings: Settings, app, position: int) -> None:
+    """Move the live read model to exactly `position` (one log position per batch)."""
+    projector = Projector(settings, app=app, batch_size=1)
+    try:
+        assert projector.catch_up(until=position) == position
+    finally:
+        projector.stop()
 
 
 @pytest.fixture
@@ -148,3 +160,39 @@ def test_two_projectors_sharing_a_generation_apply_every_batch_once(settings, se
             assert shared[table] == alone[table], table
     finally:
         view.close()
+
+
+def test_projector_survives_its_connections_being_terminated_and_listens_again(
+    settings, seeded, capfd
+):
+    if not settings.is_postgres:
+        pytest.skip("LISTEN and pg_terminate_backend are PostgreSQL's")
+    configure_logging("json", "INFO")
+    # A long poll: once recovered, only a NOTIFY can make it see a write quickly.
+    projector = Projector(settings, app=seeded, poll_interval=30.0)
+    projector.start()
+    try:
+        assert projector.wait(seeded.head(), timeout=30)
+        assert projector.health().listening
+        with psycopg.connect(settings.database_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended is not None and ended[0] >= 2  # the listener and the pools' connections
+        deadline = time.monotonic() + 30
+        while projector.health().failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert projector.running  # the thread lives on through the failure
+        while not (projector.health().state == "running" and projector.health().listening):
+            assert time.monotonic() < deadline, projector.health()
+            time.sleep(0.02)
+        written = seeded.record_fact(fact("call_held", "2022-03-30"))
+        assert projector.wait(written.position, timeout=5)  # woken by NOTIFY, not the poll
+        assert projector.running
+    finally:
+        projector.stop()
+    said = [line for line in capfd.readouterr().err.splitlines() if "backchannel.projector" in line]
+    lost = [line for line in said if "lost the store" in line]
+    recovered = [line for line in said if "projector recovered" in line]
+    assert 1 <= len(lost) == len(recovered) <= 2  # a line per change of state, not per retry
