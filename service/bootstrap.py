@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from domain.actors import suggest
 from infra import schema
 from infra.readmodel import open_view
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 from service.application import Backchannel, Clock, utcnow
+from service.projection import actors_in_log
 from service.projector import Projector
 from service.queries import ReadModel
 
@@ -32,13 +34,17 @@ def migrate(settings: Settings) -> str:
     return revision
 
 
-def suggestions(settings: Settings, name: str) -> list[str]:
-    """Ids of the actors closest to an unknown `name`, from the read model."""
+def suggestions(settings: Settings, app: Backchannel, name: str) -> list[str]:
+    """Ids of the actors closest to an unknown `name`: from the read model, or from the
+    log's actor events when no projector has brought the read model up to the log."""
     readmodel = ReadModel.open(settings)
     try:
-        return readmodel.suggestions(name)
+        position, head = readmodel.progress()
+        if position >= head:
+            return readmodel.suggestions(name)
     finally:
         readmodel.close()
+    return suggest(name, actors_in_log(app))
 
 
 def bootstrap(
@@ -51,12 +57,9 @@ def bootstrap(
     """Open the store named by the settings; refuse an out-of-date schema."""
     if check_schema:
         schema.check_at_head(settings)
-    return application(
-        eventsourcing_env(settings),
-        clock=clock,
-        window=settings.window,
-        suggest=lambda name: suggestions(settings, name),
-    )
+    app = application(eventsourcing_env(settings), clock=clock, window=settings.window)
+    app.suggest = lambda name: suggestions(settings, app, name)
+    return app
 
 
 @dataclass

@@ -85,6 +85,23 @@ class ActorChange:
 Item = RecordedContact | Retraction | ActorChange
 
 
+def actors_in_log(app: Any, batch: int = 1000) -> list[ActorProfile]:
+    """Every actor as the log's actor events say, in the order they were registered."""
+    actors: dict[UUID, ActorState] = {}
+    start = 1
+    while True:
+        found = app.recorder.select_notifications(start=start, limit=batch, topics=ACTOR_TOPICS)
+        for notification in found:
+            change = fold(app.mapper.to_domain_event(notification), notification.id)
+            if isinstance(change, ActorChange):
+                after = change.applied(actors.get(change.aggregate_id))
+                if after is not None:
+                    actors[change.aggregate_id] = after
+        if len(found) < batch:
+            return [a.profile for a in actors.values()]
+        start = found[-1].id + 1
+
+
 def fold(event: DomainEventProtocol[Any], position: int) -> Item | None:
     """The fact, retraction or actor change a domain event records, if it records one."""
     if isinstance(event, Contact.Recorded):
