@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from infra.logging import configure_logging
 from infra.settings import Settings
-from service.api import actors, channels, events, ops
+from service.api import actors, channels, events, openapi, ops
 from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
-from service.api.middleware import BodyLimit, RequestContext, RouteTable
+from service.api.middleware import BodyLimit, NulRefusal, RequestContext, RouteTable
 from service.api.openapi import openapi_document
 from service.api.readiness import Readiness
+from service.api.security import SecurityHeaders
 from service.application import Backchannel
 from service.bootstrap import service
 
@@ -48,7 +49,15 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
         finally:
             await run_in_threadpool(parts.close)
 
-    app = FastAPI(lifespan=lifespan, title="Backchannel", version="1")
+    # The document and its pages are our own routes (local assets, read tokens).
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Backchannel",
+        version="1",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.backchannel = application
     app.state.readmodel = readmodel
@@ -57,7 +66,7 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     app.state.metrics = metrics = ApiMetrics(application, readmodel)
     metrics.registry.register(readiness.collector())
     install_problems(app)
-    for router in (actors.router, events.router, channels.router, ops.router):
+    for router in (openapi.router, actors.router, events.router, channels.router, ops.router):
         app.include_router(router)
     dashboard = dashboard_router()
     if dashboard is not None:
@@ -66,8 +75,11 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
 
         app.add_exception_handler(404, not_found)
     app.state.routes = routes = RouteTable.of(app)
+    # Outermost last: every answer, the last-resort 500 included, gets the headers.
+    app.add_middleware(NulRefusal, routes=routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=metrics, routes=routes)
+    app.add_middleware(SecurityHeaders)
     app.openapi = lambda: openapi_document(app, settings)  # type: ignore[method-assign]
     return app
 

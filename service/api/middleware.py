@@ -1,34 +1,50 @@
-"""ASGI middleware: request ids, one log line and metrics per request, the body-size limit.
+"""ASGI middleware: request ids, one log line and metrics per request, the body-size limit,
+and no NUL characters in what a request carries.
 
-`RequestContext` is outermost: it gives every request an id (the client's
-X-Request-ID when it is sane, else a new one), echoes it on the response,
-writes one structured log line per request, counts it in the metrics, and turns
-an unhandled exception into a bare 500 problem (the trace goes to the log only).
+`RequestContext` (inside only `SecurityHeaders`) gives every request an id (the
+client's X-Request-ID when it is sane, else a new one), echoes it on the
+response, writes one structured log line per request, counts it in the metrics,
+and turns an unhandled exception into a bare 500 problem (the trace goes to the
+log only). The log line is DEBUG for static assets and for successful polls (a
+request with `X-Backchannel-Poll: 1`, as the dashboard's refreshes send), INFO
+for every other request.
 `BodyLimit` refuses bodies over the limit with 413, by Content-Length before
 reading and by counting what actually arrives.
+`NulRefusal` answers 422, naming the place, for a NUL character in a path or
+query parameter or anywhere in a JSON body (a raw NUL byte, or the escape
+`\\u0000` in a string or key): PostgreSQL's text cannot hold it, so no store
+may be handed one.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.logging import get_logger
-from service.api.errors import BODY_TOO_LARGE, INTERNAL, problem
+from service.api.errors import BODY_TOO_LARGE, INTERNAL, problem, validation_problem
 from service.api.metrics import ApiMetrics
 
 REQUEST_ID = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "<unmatched>"
+POLL = "X-Backchannel-Poll"
+# Files, not questions: their requests are logged at DEBUG.
+STATIC_PREFIXES = ("/static/", "/docs/static/", "/favicon.")
+NUL = "\x00"
+Loc = list[str | int]
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 
 log = get_logger("backchannel.api")
 
@@ -71,6 +87,15 @@ class RouteTable:
             if pattern.match(path):
                 return template
         return UNMATCHED
+
+    def parameters(self, scope: Scope) -> dict[str, str]:
+        """The path parameters of the first template the request's path falls under."""
+        path = route_path(scope)
+        for pattern, _, _ in self.routes:
+            match = pattern.match(path)
+            if match:
+                return match.groupdict()
+        return {}
 
     def methods(self, scope: Scope) -> set[str]:
         """The methods served under the first template the request's path falls under."""
@@ -121,7 +146,8 @@ class RequestContext:
         method = scope["method"]
         self.metrics.observe_request(method, route, status, seconds)
         client = scope.get("client")
-        log.info(
+        write = log.debug if routine(scope, status) else log.info
+        write(
             "request",
             method=method,
             route=route,
@@ -129,6 +155,13 @@ class RequestContext:
             duration_ms=round(seconds * 1000, 2),
             client=client[0] if client else None,
         )
+
+
+def routine(scope: Scope, status: int) -> bool:
+    """A request not worth an INFO line: a static asset, or a poll that succeeded."""
+    if route_path(scope).startswith(STATIC_PREFIXES):
+        return True
+    return Headers(scope=scope).get(POLL, "") == "1" and status < 400
 
 
 class BodyLimit:
@@ -167,6 +200,69 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body exceeds {self.max_bytes} bytes"
         await problem(413, detail, type=BODY_TOO_LARGE)(scope, receive, send)
+
+
+class NulRefusal:
+    """422 for a NUL character in a path or query parameter or a JSON body, located."""
+
+    def __init__(self, app: ASGIApp, *, routes: RouteTable) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        while True:  # BodyLimit has bounded the body already
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        places = [*self._in_path(scope), *self._in_query(scope), *_in_body(body)]
+        if places:
+            errors = [{"loc": loc, "msg": NUL_MESSAGE} for loc in places]
+            await validation_problem(errors)(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
+
+    def _in_path(self, scope: Scope) -> list[Loc]:
+        if NUL not in str(scope.get("path", "")):
+            return []
+        parameters = self.routes.parameters(scope)
+        named: list[Loc] = [["path", name] for name, v in parameters.items() if NUL in v]
+        return named or [["path"]]
+
+    @staticmethod
+    def _in_query(scope: Scope) -> list[Loc]:
+        query = QueryParams(scope.get("query_string", b""))
+        return [["query", name] for name, value in query.multi_items() if NUL in name + value]
+
+
+def _in_body(body: bytes) -> list[Loc]:
+    """Where NUL characters sit in a JSON body; none when it is not JSON (FastAPI says so)."""
+    if not body:
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return [["body"]] if b"\x00" in body else []
+    return [["body", *loc] for loc in _nul_places(document, [])]
+
+
+def _nul_places(value: Any, loc: Loc) -> Iterator[Loc]:
+    if isinstance(value, str):
+        if NUL in value:
+            yield loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                yield [*loc, key]
+            yield from _nul_places(item, [*loc, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_places(item, [*loc, index])
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from infra.settings import Settings
+from service.api.auth import require_read
 from service.api.deps import Metrics, get_readiness, get_settings
 from service.api.errors import problems
 from service.api.readiness import Readiness, problem_of
@@ -64,8 +65,9 @@ def readyz(
 @router.get(
     "/metrics",
     response_class=Response,
+    dependencies=[Depends(require_read)],
     responses=problems(
-        others={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
+        401, others={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}}
     ),
     summary="Prometheus metrics",
 )

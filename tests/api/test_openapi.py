@@ -65,7 +65,8 @@ def test_writes_document_auth_errors_and_reads_min_position(client: TestClient) 
 def test_read_auth_is_required_in_the_document_once_read_tokens_are_set(
     make_client: Any,
 ) -> None:
-    document = make_client(read_tokens="reader").get("/openapi.json").json()
+    client = make_client(read_tokens="reader")
+    document = client.get("/openapi.json", headers={"Authorization": "Bearer reader"}).json()
     assert operations(document)[("get", "/v1/events")]["security"] == [{"bearer": []}]
 
 
