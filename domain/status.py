@@ -133,19 +133,32 @@ def judge(facts: Sequence[RecordedContact], as_of: datetime, window: timedelta) 
     after = [f for f in visible if last is None or f.valid_from > last.valid_from]
     requests = tuple(f for f in after if f.type in REQUESTS)
     refusals = tuple(f for f in after if f.type in REFUSALS)
+    tests = [f for f in visible if f.type == EventType.HOTLINE_TEST]
+    latest = max(tests, key=lambda f: f.sort_key) if tests else None
+    return decide(as_of, window, last, requests, refusals, latest)
+
+
+def decide(
+    at: datetime,
+    window: timedelta,
+    last: RecordedContact | None,
+    requests: Sequence[RecordedContact],
+    refusals: Sequence[RecordedContact],
+    latest_test: RecordedContact | None,
+) -> Verdict:
+    """The rule's decision at `at`, from the last contact, the requests and refusals since
+    it, and the latest hotline test: the one place the order of the statuses is written."""
     anchor = (last.id,) if last else ()
     if refusals:
-        return Verdict(Status.REFUSED, anchor + _ids(refusals), last, requests, refusals)
+        return Verdict(
+            Status.REFUSED, anchor + _ids(refusals), last, tuple(requests), tuple(refusals)
+        )
     if requests:
-        return Verdict(Status.PENDING, anchor + _ids(requests), last, requests, refusals)
-    if last is not None and as_of - last.valid_from < window:
+        return Verdict(Status.PENDING, anchor + _ids(requests), last, tuple(requests))
+    if last is not None and at - last.valid_from < window:
         return Verdict(Status.OPEN, anchor, last)
-    tests = [
-        f for f in visible if f.type == EventType.HOTLINE_TEST and as_of - f.valid_from < window
-    ]
-    if tests:
-        latest = max(tests, key=lambda f: f.sort_key)
-        return Verdict(Status.STANDBY, (latest.id,), last)
+    if latest_test is not None and at - latest_test.valid_from < window:
+        return Verdict(Status.STANDBY, (latest_test.id,), last)
     if last is not None:
         return Verdict(Status.DORMANT, anchor, last)
     return Verdict(Status.NO_CONTACT)
@@ -266,21 +279,7 @@ def sweep_ordered(
         end = instants[index + 1] if index + 1 < len(instants) else None
         if start is not None and end is not None and end <= start:
             continue
-        anchor = (last.id,) if last else ()
-        if refusals:
-            verdict = Verdict(
-                Status.REFUSED, anchor + _ids(refusals), last, tuple(requests), tuple(refusals)
-            )
-        elif requests:
-            verdict = Verdict(Status.PENDING, anchor + _ids(requests), last, tuple(requests))
-        elif last is not None and at - last.valid_from < window:
-            verdict = Verdict(Status.OPEN, anchor, last)
-        elif latest_test is not None and at - latest_test.valid_from < window:
-            verdict = Verdict(Status.STANDBY, (latest_test.id,), last)
-        elif last is not None:
-            verdict = Verdict(Status.DORMANT, anchor, last)
-        else:
-            verdict = Verdict(Status.NO_CONTACT)
+        verdict = decide(at, window, last, requests, refusals, latest_test)
         yield Phase(verdict, at, end)
 
 

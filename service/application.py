@@ -1,26 +1,27 @@
 """The Backchannel application: the use cases, over the eventsourcing library.
 
-Commands append events (actors, contact facts, retractions); queries read the
-`Record`, a fold of the log kept current by tailing the notification log
-(`refresh`). Every write returns the log position of what it stored, so a
-caller can read its own writes.
+Commands append events (actors, contact facts, retractions). What a command
+must know before it appends — do the actors exist, is the id taken and with
+what, does `in_response_to` name a request of the channel — it asks the log by
+key (infra.log), in one query; it never folds the log. Every write returns the
+log position of what it stored, so a caller can read its own writes from the
+read model (service.queries).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, Recording
 
-from domain.actors import Actor, ActorProfile, actor_uuid, parse_actor, suggest
+from domain.actors import Actor, ActorProfile, actor_uuid, parse_actor
 from domain.contacts import Contact
 from domain.errors import Conflict, FieldError, InvalidFact, NotFound, UnknownActor
 from domain.events import (
@@ -31,15 +32,20 @@ from domain.events import (
     parse_fact,
     stored_fact,
 )
-from domain.record import Record
 from domain.status import DEFAULT_WINDOW
+from infra.log import histories
 
 Clock = Callable[[], datetime]
+Suggest = Callable[[str], list[str]]
 READ_BATCH = 1000
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def no_suggestions(_name: str) -> list[str]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class WrittenActor(Written):
 @dataclass(frozen=True)
 class WrittenContact(Written):
     contact: RecordedContact
+    retraction: Retraction | None = None
 
 
 @dataclass(frozen=True)
@@ -66,36 +73,55 @@ class WrittenRetraction(Written):
     contact: RecordedContact
 
 
+@dataclass(frozen=True)
+class History:
+    """An aggregate as the log holds it, with the position and time of each of its events."""
+
+    aggregate: Aggregate
+    positions: tuple[int, ...]
+    times: tuple[datetime, ...]
+
+    @property
+    def position(self) -> int:
+        """The position of its latest event."""
+        return self.positions[-1]
+
+
 class Backchannel(Application[UUID]):
     """Use cases of the service; persistence is chosen by the environment it is given."""
 
     name = "Backchannel"
 
-    def __init__(self, env: Mapping[str, str] | None = None, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Clock = utcnow,
+        *,
+        window: timedelta = DEFAULT_WINDOW,
+        suggest: Suggest = no_suggestions,
+    ) -> None:
         super().__init__(env=dict(env or {}))
         self.clock = clock
+        self.window = window
+        self.suggest = suggest  # ids close to an unknown actor's name (from the read model)
         self.written = 0  # the last log position this process appended
         self.listeners: list[Callable[[int], None]] = []  # told of every append's position
-        self.window = DEFAULT_WINDOW
-        self.record = Record()
-        # Re-entrant: a reader holds it across refresh() and its own reading.
-        self._fold_lock = threading.RLock()
         # Held from the moment new events are stamped until the store has them, so
         # that, within a process, recorded_at never runs backwards along the log.
         self._append_lock = threading.RLock()
-        self._actor_states: dict[UUID, Actor] = {}
 
     # -- actors ---------------------------------------------------------------
 
     def register_actor(self, data: Mapping[str, Any]) -> WrittenActor:
         """Register an actor; the same id again is 200 if identical, else a conflict."""
         profile = parse_actor(data)
-        existing = self._actor(profile.id)
+        existing = self._history(actor_uuid(profile.id))
         if existing is not None:
-            if existing.profile != profile:
+            actor = existing.aggregate
+            assert isinstance(actor, Actor)
+            if actor.profile != profile:
                 raise Conflict(f"actor {profile.id!r} is registered with different content")
-            self.refresh()
-            return WrittenActor(False, self.record.actor_positions[profile.id], existing.profile)
+            return WrittenActor(False, existing.position, actor.profile)
         try:
             with self._append_lock:
                 actor = Actor(
@@ -112,6 +138,12 @@ class Backchannel(Application[UUID]):
         position = self._note(recordings)
         return WrittenActor(True, position, actor.profile)
 
+    def actors(self, actor_ids: Collection[str]) -> dict[str, ActorProfile]:
+        """The registered actors among `actor_ids`, as the log holds them now."""
+        found = self._histories({actor_uuid(i) for i in actor_ids})
+        profiles = (h.aggregate.profile for h in found.values() if isinstance(h.aggregate, Actor))
+        return {p.id: p for p in profiles}
+
     def update_actor(
         self,
         actor_id: str,
@@ -121,9 +153,11 @@ class Backchannel(Application[UUID]):
         aliases: Sequence[str] = (),
     ) -> WrittenActor:
         """Rename, change role, add aliases; appends only the events that change something."""
-        actor = self._actor(actor_id)
-        if actor is None:
+        existing = self._history(actor_uuid(actor_id))
+        if existing is None:
             raise NotFound(f"no actor {actor_id!r}")
+        actor = existing.aggregate
+        assert isinstance(actor, Actor)
         if name is not None and not name.strip():
             raise InvalidFact([FieldError(("name",), "must not be empty")])
         if any(not alias.strip() for alias in aliases):
@@ -138,8 +172,7 @@ class Backchannel(Application[UUID]):
                     if alias.strip() not in actor.aliases:
                         actor.add_alias(alias.strip())
                 if not actor.pending_events:
-                    self.refresh()
-                    return WrittenActor(False, self.record.position, actor.profile)
+                    return WrittenActor(False, self.head(), actor.profile)
                 recordings = self.save(actor)
         except IntegrityError as error:
             raise Conflict(f"actor {actor_id!r} changed concurrently; try again") from error
@@ -153,6 +186,111 @@ class Backchannel(Application[UUID]):
         Errors are located as ("events", index, field…); items may answer
         requests made by earlier items of the same sequence.
         """
+        facts = self._parse(items)
+        self._checked(facts)
+        return facts
+
+    def record_facts(self, items: Sequence[Mapping[str, Any]]) -> list[WrittenContact]:
+        """Append facts atomically: all are stored, or none (InvalidFact names the item).
+
+        A fact whose id is already stored with the same content is returned as
+        it is (created=False) and stores nothing; with different content it is
+        a Conflict. Concurrent writers of the same ids are serialised by the
+        store: the loser re-reads and answers as for a retry.
+        """
+        facts = self._parse(items)
+        for attempt in range(3):
+            stored = self._checked(facts)
+            for index, fact in enumerate(facts):
+                known = stored.get(fact.id)
+                if known is not None and _fact_of(known) != fact.to_dict():
+                    raise Conflict(
+                        f"event {fact.id} is already recorded with different content"
+                        + (f" (item {index})" if len(items) > 1 else "")
+                    )
+            try:
+                with self._append_lock:
+                    fresh = {f.id: Contact(fact=f.to_dict()) for f in facts if f.id not in stored}
+                    recordings = self.save(*fresh.values()) if fresh else []
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            self._note(recordings)
+            break
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        written: list[WrittenContact] = []
+        for fact in facts:
+            if fact.id in fresh:
+                contact = RecordedContact(fact, fresh[fact.id].created_on, positions[fact.id])
+                written.append(WrittenContact(True, contact.position, contact))
+            else:
+                contact, retraction = _recorded(stored[fact.id])
+                written.append(WrittenContact(False, contact.position, contact, retraction))
+        return written
+
+    def record_fact(self, item: Mapping[str, Any]) -> WrittenContact:
+        try:
+            return self.record_facts([item])[0]
+        except InvalidFact as invalid:
+            raise InvalidFact([FieldError(e.loc[2:], e.msg) for e in invalid.errors]) from None
+        except UnknownActor as unknown:
+            raise UnknownActor(unknown.actor_id, unknown.suggestions, unknown.loc[2:]) from None
+
+    def retract(self, event_id: UUID, reason: str) -> WrittenRetraction:
+        """Withdraw a fact from now on; a fact is retracted at most once."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidFact([FieldError(("reason",), "required: why the fact is withdrawn")])
+        existing = self._history(event_id)
+        if existing is None or not isinstance(existing.aggregate, Contact):
+            raise NotFound(f"no event {event_id}")
+        contact = existing.aggregate
+        recorded, _ = _recorded(existing)
+        try:
+            with self._append_lock:
+                contact.retract(uuid4(), reason.strip())
+                recordings = self.save(contact)
+        except IntegrityError as error:
+            raise Conflict(f"event {event_id} is already retracted") from error
+        position = self._note(recordings)
+        event = recordings[-1].domain_event
+        assert isinstance(event, Contact.Retracted)
+        retraction = Retraction(
+            event.retraction_id, event_id, event.reason, event.timestamp, position
+        )
+        return WrittenRetraction(True, position, retraction, recorded)
+
+    # -- reading the log ------------------------------------------------------
+
+    def head(self) -> int:
+        """The position of the last event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def notifications(self, start: int = 1, limit: int = READ_BATCH) -> Sequence[Notification]:
+        return self.recorder.select_notifications(start=start, limit=limit)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _histories(self, ids: Collection[UUID]) -> dict[UUID, History]:
+        """The aggregates among `ids` that the log holds, each rebuilt from its events."""
+        found: dict[UUID, History] = {}
+        for originator_id, stored in histories(self.recorder, ids).items():
+            aggregate: Any = None
+            times: list[datetime] = []
+            for item in stored:
+                event: Any = self.mapper.to_domain_event(item.event)
+                aggregate = event.mutate(aggregate)
+                times.append(event.timestamp)
+            found[originator_id] = History(
+                aggregate, tuple(s.position for s in stored), tuple(times)
+            )
+        return found
+
+    def _history(self, originator_id: UUID) -> History | None:
+        return self._histories({originator_id}).get(originator_id)
+
+    def _parse(self, items: Sequence[Mapping[str, Any]]) -> list[ContactFact]:
+        """Each item checked on its own (shape and rules), and no id given twice."""
         now = self.clock()
         facts: list[ContactFact] = []
         errors: list[FieldError] = []
@@ -168,171 +306,35 @@ class Backchannel(Application[UUID]):
             if fact.id in seen:
                 raise InvalidFact([FieldError(_at(index, ("id",)), "repeats an earlier item's id")])
             seen.add(fact.id)
-        with self.reading():
-            self._check_actors(facts)
-            self._check_responses(facts)
         return facts
 
-    def record_facts(self, items: Sequence[Mapping[str, Any]]) -> list[WrittenContact]:
-        """Append facts atomically: all are stored, or none (InvalidFact names the item).
-
-        A fact whose id is already stored with the same content is returned as
-        it is (created=False) and stores nothing; with different content it is
-        a Conflict. Concurrent writers of the same ids are serialised by the
-        store: the loser re-reads and answers as for a retry.
-        """
-        facts = self.check_facts(items)
-        for attempt in range(3):
-            existing = {f.id: self._contact(f.id) for f in facts}
-            for index, fact in enumerate(facts):
-                stored = existing[fact.id]
-                if stored is not None and stored.fact != fact.to_dict():
-                    raise Conflict(
-                        f"event {fact.id} is already recorded with different content"
-                        + (f" (item {index})" if len(items) > 1 else "")
-                    )
-            try:
-                with self._append_lock:
-                    fresh = [Contact(fact=f.to_dict()) for f in facts if existing[f.id] is None]
-                    recordings = self.save(*fresh) if fresh else []
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                continue
-            self._note(recordings)
-            break
-        self.refresh()
-        return [
-            WrittenContact(
-                existing[f.id] is None,
-                self.record.contacts[f.id].position,
-                self.record.contacts[f.id],
-            )
-            for f in facts
-        ]
-
-    def record_fact(self, item: Mapping[str, Any]) -> WrittenContact:
-        try:
-            return self.record_facts([item])[0]
-        except InvalidFact as invalid:
-            raise InvalidFact([FieldError(e.loc[2:], e.msg) for e in invalid.errors]) from None
-        except UnknownActor as unknown:
-            raise UnknownActor(unknown.actor_id, unknown.suggestions, unknown.loc[2:]) from None
-
-    def retract(self, event_id: UUID, reason: str) -> WrittenRetraction:
-        """Withdraw a fact from now on; a fact is retracted at most once."""
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidFact([FieldError(("reason",), "required: why the fact is withdrawn")])
-        contact = self._contact(event_id)
-        if contact is None:
-            raise NotFound(f"no event {event_id}")
-        try:
-            with self._append_lock:
-                contact.retract(uuid4(), reason.strip())
-                recordings = self.save(contact)
-        except IntegrityError as error:
-            raise Conflict(f"event {event_id} is already retracted") from error
-        self._note(recordings)
-        self.refresh()
-        retraction = self.record.retractions[event_id]
-        return WrittenRetraction(
-            True, retraction.position, retraction, self.record.contacts[event_id]
-        )
-
-    # -- reading the log ------------------------------------------------------
-
-    def refresh(self) -> Record:
-        """Fold every notification appended since the last refresh into the record."""
-        with self._fold_lock:
-            while True:
-                batch = self.recorder.select_notifications(
-                    start=self.record.position + 1, limit=READ_BATCH
-                )
-                for notification in batch:
-                    self._fold(notification)
-                if len(batch) < READ_BATCH:
-                    return self.record
-
-    @contextmanager
-    def reading(self) -> Iterator[Record]:
-        """The record, brought up to date and held still while the caller reads it.
-
-        The fold mutates the record in place; a reader iterating it while another
-        thread folds new notifications would see it change under its feet.
-        """
-        with self._fold_lock:
-            yield self.refresh()
-
-    def head(self) -> int:
-        """The position of the last event in the log (0 when empty)."""
-        return self.recorder.max_notification_id() or 0
-
-    def notifications(self, start: int = 1, limit: int = READ_BATCH) -> Sequence[Notification]:
-        return self.recorder.select_notifications(start=start, limit=limit)
-
-    def _fold(self, notification: Notification) -> None:
-        event: DomainEventProtocol[UUID] = self.mapper.to_domain_event(notification)
-        position = notification.id
-        if isinstance(
-            event, Actor.Registered | Actor.Renamed | Actor.AliasAdded | Actor.RoleChanged
-        ):
-            actor = event.mutate(self._actor_states.get(event.originator_id))
-            assert isinstance(actor, Actor)
-            self._actor_states[event.originator_id] = actor
-            self.record.put_actor(actor.profile, position)
-        elif isinstance(event, Contact.Recorded):
-            fact = stored_fact(event.fact)
-            self.record.add_contact(RecordedContact(fact, event.timestamp, position))
-        elif isinstance(event, Contact.Retracted):
-            self.record.add_retraction(
-                Retraction(
-                    event.retraction_id,
-                    event.originator_id,
-                    event.reason,
-                    event.timestamp,
-                    position,
-                )
-            )
-        self.record.position = max(self.record.position, position)
-
-    # -- helpers --------------------------------------------------------------
-
-    def _actor(self, actor_id: str) -> Actor | None:
-        try:
-            return self.repository.get(actor_uuid(actor_id))
-        except AggregateNotFoundError:
-            return None
-
-    def _contact(self, event_id: UUID) -> Contact | None:
-        try:
-            return self.repository.get(event_id)
-        except AggregateNotFoundError:
-            return None
-
-    def _check_actors(self, facts: Sequence[ContactFact]) -> None:
+    def _checked(self, facts: Sequence[ContactFact]) -> dict[UUID, History]:
+        """Check what the facts say of the log, in one read; what the log holds of them."""
+        wanted = {actor_uuid(n) for f in facts for n in (f.actor, f.counterpart)}
+        wanted |= {f.id for f in facts}
+        wanted |= {f.in_response_to for f in facts if f.in_response_to is not None}
+        stored = self._histories(wanted)
         for index, fact in enumerate(facts):
             for role in ("actor", "counterpart"):
                 name = getattr(fact, role)
-                if name not in self.record.actors:
-                    raise UnknownActor(
-                        name, suggest(name, self.record.actors.values()), _at(index, (role,))
-                    )
-
-    def _check_responses(self, facts: Sequence[ContactFact]) -> None:
+                actor = stored.get(actor_uuid(name))
+                if actor is None or not isinstance(actor.aggregate, Actor):
+                    raise UnknownActor(name, self.suggest(name), _at(index, (role,)))
         in_batch = {f.id: f for f in facts}
         for index, fact in enumerate(facts):
             target = fact.in_response_to
             if target is None:
                 continue
             request = in_batch.get(target)
-            if request is None and target in self.record.contacts:
-                request = self.record.contacts[target].fact
+            if request is None and target in stored:
+                request = stored_fact(_fact_of(stored[target]))
             try:
                 check_response(fact, request)
             except InvalidFact as invalid:
                 raise InvalidFact(
                     [FieldError(_at(index, e.loc), e.msg) for e in invalid.errors]
                 ) from None
+        return {i: h for i, h in stored.items() if isinstance(h.aggregate, Contact)}
 
     def _note(self, recordings: Sequence[Recording[UUID]]) -> int:
         """The last position of what was just appended; listeners hear of it."""
@@ -342,6 +344,30 @@ class Backchannel(Application[UUID]):
             for listener in self.listeners:
                 listener(position)
         return position
+
+
+def _fact_of(history: History) -> dict[str, Any]:
+    contact = history.aggregate
+    if not isinstance(contact, Contact):
+        return {}
+    return contact.fact
+
+
+def _recorded(history: History) -> tuple[RecordedContact, Retraction | None]:
+    """A stored contact as the fact recorded, and its retraction if it has one."""
+    contact = history.aggregate
+    assert isinstance(contact, Contact)
+    recorded = RecordedContact(stored_fact(contact.fact), history.times[0], history.positions[0])
+    retraction = None
+    if contact.retraction_id is not None and len(history.times) > 1:
+        retraction = Retraction(
+            contact.retraction_id,
+            contact.id,
+            contact.retraction_reason or "",
+            history.times[1],
+            history.positions[1],
+        )
+    return recorded, retraction
 
 
 def _at(index: int, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

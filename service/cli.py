@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from structlog.stdlib import BoundLogger
 
     from domain.actors import ActorProfile
+    from domain.record import Record
     from domain.status import ChannelStatus
     from domain.time import Instant
     from infra.settings import Settings
@@ -142,10 +143,9 @@ def _instant(text: str, option: str) -> Instant:
         ) from None
 
 
-def _actor(backchannel: Backchannel, name: str) -> ActorProfile:
+def _actor(record: Record, name: str) -> ActorProfile:
     from domain.actors import suggest
 
-    record = backchannel.record
     found = record.resolve(name)
     if found is None:
         close = suggest(name, record.actors.values())
@@ -282,9 +282,11 @@ def status(
         as_of_at = end_of(_instant(as_of, "--as-of")) if as_of else now
         known_at_at = end_of(_instant(known_at, "--known-at")) if known_at else now
         with _opened(settings) as backchannel:
-            record = backchannel.refresh()
+            from service.replay import Replay  # the reference replay, for this command only
+
+            record = Replay(backchannel).refresh()
             if channel and all(channel):
-                a, b = (_actor(backchannel, name) for name in channel)
+                a, b = (_actor(record, name) for name in channel)
                 if a.id == b.id:
                     raise Failure(f"a channel needs two different actors, not {a.id!r} twice")
                 rows = [
@@ -338,12 +340,23 @@ def _counts(by_actor: dict[str, int]) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="API worker processes; with more than one, this process runs the one "
+            "projector they all read from.",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API and the dashboard (refuses a store whose schema is not at head)."""
     from infra.store import describe
     from service.bootstrap import bootstrap
 
     settings = _settings()
+    if workers > 1:
+        _serve_workers(settings, host, port, workers)
+        return
     with _reported():
         backchannel = bootstrap(settings)
     try:
@@ -357,6 +370,37 @@ def serve(
             uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
     finally:
         backchannel.close()
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """N uvicorn workers, each a stateless reader of the read model, and one projector
+    (here, in the supervisor) keeping the read model current for all of them."""
+    import os
+
+    import uvicorn
+
+    from infra.store import describe
+    from service.projector import Projector
+
+    with _reported():
+        projector = Projector(settings)
+    # The workers are fresh processes that read their settings from the environment.
+    os.environ["BACKCHANNEL_EMBEDDED_PROJECTOR"] = "false"
+    projector.start()
+    try:
+        _log().info("serving", host=host, port=port, workers=workers, database=describe(settings))
+        uvicorn.run(
+            "service.api:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_worker_healthcheck=60,  # a worker's start-up on a busy host
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        projector.stop()
 
 
 class _Stop(Exception):

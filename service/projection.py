@@ -18,44 +18,106 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, Notification, Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
+from domain.actors import Actor, ActorKind, ActorProfile
 from domain.contacts import Contact
 from domain.events import RecordedContact, Retraction, stored_fact
 from domain.segments import Segment, resegment, segments
 from domain.status import known_facts
 from infra.logging import get_logger
 from infra.readmodel import ChangeSet, ChannelView, tracking_name
-from infra.readmodel.rows import MICROSECOND, micros, retraction_from, sketch_from
+from infra.readmodel.rows import (
+    MICROSECOND,
+    ActorState,
+    micros,
+    retraction_from,
+    sketch_from,
+)
 
 RECORDED = get_topic(Contact.Recorded)
 RETRACTED = get_topic(Contact.Retracted)
-Item = RecordedContact | Retraction
+ACTOR_EVENTS = (Actor.Registered, Actor.Renamed, Actor.AliasAdded, Actor.RoleChanged)
+ACTOR_TOPICS = tuple(get_topic(e) for e in ACTOR_EVENTS)
 log = get_logger("backchannel.projection")
 
 
+@dataclass(frozen=True)
+class ActorChange:
+    """One event of an actor's history, at its log position."""
+
+    aggregate_id: UUID
+    event: Actor.Event
+    position: int
+
+    def applied(self, before: ActorState | None) -> ActorState | None:
+        """The actor after this change (None for a change of an unregistered actor)."""
+        event = self.event
+        if isinstance(event, Actor.Registered):
+            profile = ActorProfile(
+                id=event.actor_id,
+                name=event.name,
+                kind=ActorKind(event.kind),
+                country=event.country,
+                role=event.role,
+                aliases=tuple(event.aliases),
+            )
+            return ActorState(self.aggregate_id, profile, self.position, self.position)
+        if before is None:
+            return None
+        profile = before.profile
+        if isinstance(event, Actor.Renamed):
+            profile = replace(profile, name=event.name)
+        elif isinstance(event, Actor.AliasAdded):
+            profile = replace(profile, aliases=(*profile.aliases, event.alias))
+        elif isinstance(event, Actor.RoleChanged):
+            profile = replace(profile, role=event.role)
+        return replace(before, profile=profile, position=self.position)
+
+
+Item = RecordedContact | Retraction | ActorChange
+
+
+def actors_in_log(app: Any, batch: int = 1000) -> list[ActorProfile]:
+    """Every actor as the log's actor events say, in the order they were registered."""
+    actors: dict[UUID, ActorState] = {}
+    start = 1
+    while True:
+        found = app.recorder.select_notifications(start=start, limit=batch, topics=ACTOR_TOPICS)
+        for notification in found:
+            change = fold(app.mapper.to_domain_event(notification), notification.id)
+            if isinstance(change, ActorChange):
+                after = change.applied(actors.get(change.aggregate_id))
+                if after is not None:
+                    actors[change.aggregate_id] = after
+        if len(found) < batch:
+            return [a.profile for a in actors.values()]
+        start = found[-1].id + 1
+
+
 def fold(event: DomainEventProtocol[Any], position: int) -> Item | None:
-    """The contact fact or retraction a domain event records, if it records one."""
+    """The fact, retraction or actor change a domain event records, if it records one."""
     if isinstance(event, Contact.Recorded):
         return RecordedContact(stored_fact(event.fact), event.timestamp, position)
     if isinstance(event, Contact.Retracted):
         return Retraction(
             event.retraction_id, event.originator_id, event.reason, event.timestamp, position
         )
+    if isinstance(event, ACTOR_EVENTS):
+        return ActorChange(event.originator_id, event, position)
     return None
 
 
 def decode(mapper: Mapper[Any], notification: Notification) -> Item | None:
     """Like `fold`, straight from the log; other events are not even decoded."""
-    if notification.topic not in (RECORDED, RETRACTED):
+    if notification.topic not in ChannelProjection.topics:
         return None
     return fold(mapper.to_domain_event(notification), notification.id)
 
@@ -75,7 +137,7 @@ class Ledger:
     believed: list[Segment] = field(default_factory=list)
     last_tx: datetime | None = None
 
-    def learn(self, item: Item) -> None:
+    def learn(self, item: RecordedContact | Retraction) -> None:
         """Take in a fact or a retraction that is the latest thing the channel records."""
         if isinstance(item, RecordedContact):
             insort(self.known, item, key=_sort_key)
@@ -105,11 +167,15 @@ def _sort_key(contact: RecordedContact) -> tuple[datetime, str]:
     return contact.sort_key
 
 
-class ChannelProjection(Projection[ChannelView]):
-    """Projects contact facts and retractions into one generation of the channel view."""
+class ChannelProjection:
+    """Projects actors, contact facts and retractions into one generation of the view.
+
+    The Projector hands it whole batches of the log (`process`), each written in
+    one transaction with its tracking record.
+    """
 
     name = "channels"
-    topics = (RECORDED, RETRACTED)
+    topics = (RECORDED, RETRACTED, *ACTOR_TOPICS)
 
     def __init__(
         self,
@@ -119,25 +185,21 @@ class ChannelProjection(Projection[ChannelView]):
         window: timedelta,
         cache_channels: int = 20_000,
     ) -> None:
-        super().__init__(view)
+        self.view = view
         self.generation = generation
         self.window = window
         self.cache_channels = cache_channels
         self.tracking_name = tracking_name(generation)
         self._ledgers: OrderedDict[str, Ledger] = OrderedDict()
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Project one event in its own transaction (the Projector batches instead)."""
-        item = fold(domain_event, tracking.notification_id)
-        previous = self.view.max_tracking_id(self.tracking_name) or 0
-        self.process([item] if item else [], tracking.notification_id, previous)
-
     def process(self, items: Sequence[Item], position: int, previous: int) -> None:
         """Project `items` and move the view from `previous` to `position`, in one transaction."""
         changes = ChangeSet()
         try:
-            channels = self._prepare(items)
-            for item, channel in zip(items, channels, strict=True):
+            self._actors([i for i in items if isinstance(i, ActorChange)], changes)
+            contacts = [i for i in items if not isinstance(i, ActorChange)]
+            channels = self._prepare(contacts)
+            for item, channel in zip(contacts, channels, strict=True):
                 if channel is not None:
                     self._apply(item, channel, changes)
             self.view.apply(
@@ -155,7 +217,22 @@ class ChannelProjection(Projection[ChannelView]):
 
     # -- one batch --------------------------------------------------------------
 
-    def _prepare(self, items: Sequence[Item]) -> list[str | None]:
+    def _actors(self, items: Sequence[ActorChange], changes: ChangeSet) -> None:
+        """Each changed actor as it stands after the batch (the rest of the view does not
+        depend on actors, so they are projected ahead of the batch's facts)."""
+        if not items:
+            return
+        stored = self.view.actors_of(self.generation, sorted({str(i.aggregate_id) for i in items}))
+        now: dict[UUID, ActorState | None] = {UUID(k): v for k, v in stored.items()}
+        for item in items:
+            after = item.applied(now.get(item.aggregate_id))
+            if after is None:
+                log.warning("change of an unknown actor", aggregate_id=str(item.aggregate_id))
+                continue
+            now[item.aggregate_id] = after
+            changes.actors[after.profile.id] = after
+
+    def _prepare(self, items: Sequence[RecordedContact | Retraction]) -> list[str | None]:
         """Each item's channel (None for a retraction of an unknown fact); load their ledgers."""
         in_batch = {i.fact.id: i.fact.channel for i in items if isinstance(i, RecordedContact)}
         targets = [
@@ -193,7 +270,7 @@ class ChannelProjection(Projection[ChannelView]):
                 ledger.believed = segments(ledger.known, self.window)
             self._ledgers[channel] = ledger
 
-    def _apply(self, item: Item, channel: str, changes: ChangeSet) -> None:
+    def _apply(self, item: RecordedContact | Retraction, channel: str, changes: ChangeSet) -> None:
         ledger = self._ledgers[channel]
         self._ledgers.move_to_end(channel)
         if isinstance(item, RecordedContact):

@@ -30,9 +30,10 @@ from psycopg import sql
 from infra.logging import get_logger
 from infra.readmodel import ChannelView, GenerationRetired, PositionMoved, open_view, tracking_name
 from infra.readmodel.rows import MICROSECOND, micros
+from infra.schema import check_at_head
 from infra.settings import Settings
+from infra.store import eventsourcing_env
 from service.application import Backchannel
-from service.bootstrap import bootstrap
 from service.projection import ChannelProjection, decode
 
 log = get_logger("backchannel.projector")
@@ -44,6 +45,12 @@ BACKOFF_MAX = 5.0  # the back-off doubles up to this
 LISTEN_CONNECT_TIMEOUT = 5  # seconds
 
 State = Literal["starting", "running", "lost", "stopped"]
+
+
+def _log_of(settings: Settings) -> Backchannel:
+    """The application, for reading its log, on a store at the schema's head."""
+    check_at_head(settings)
+    return Backchannel(eventsourcing_env(settings), window=settings.window)
 
 
 class WindowMismatch(RuntimeError):
@@ -87,7 +94,7 @@ class Projector:
     ) -> None:
         self.settings = settings
         self._owns = (app is None, view is None)
-        self.app = app if app is not None else bootstrap(settings)
+        self.app = app if app is not None else _log_of(settings)
         self.view = view if view is not None else open_view(settings)
         self.generation = generation
         self.batch_size = batch_size or settings.projection_batch

@@ -1,8 +1,8 @@
-"""The read side: the questions of domain/record.py, answered from the channel read model.
+"""The read side: every question a read asks, answered from the read model.
 
-`ReadModel` mirrors `Record.status`, `Record.board` and `Record.timeline` and
-returns the same domain types, so a caller can switch from replaying the log
-to reading the view with one line. The answers are the pure functions' (see
+`ReadModel` answers what the reference replay (domain/record.py) answers —
+actors by id or alias, events, channel statuses, the board and timelines —
+and returns the same domain types. The answers are the pure functions' (see
 domain.segments), read from indexed tables: none of them replays the log,
 and none grows with its length.
 """
@@ -10,14 +10,26 @@ and none grows with its length.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
+from uuid import UUID
 
-from domain.events import channel_id
+from domain.actors import ActorProfile, suggest
+from domain.events import EventType, RecordedContact, Retraction, channel_id
 from domain.segments import answer, timeline_of
 from domain.status import ChannelStatus, Interval, Status, timeline
-from infra.readmodel import ChannelView, Found, Live, Window, open_view, retrying
+from infra.readmodel import (
+    ActorState,
+    ChannelView,
+    EventFilter,
+    EventKey,
+    Found,
+    Live,
+    Window,
+    open_view,
+    retrying,
+)
 from infra.readmodel.rows import MICROSECOND, micros
 from infra.settings import Settings
 
@@ -110,9 +122,84 @@ class ReadModel:
         self._check_live(live)
         return timeline_of(parts) if parts else timeline([], self.window)
 
+    # -- actors -----------------------------------------------------------------
+
+    def actor(self, name: str) -> ActorState | None:
+        """The actor whose id is `name`, else the first registered that goes by `name`
+        (case and accents ignored); None if none does."""
+        return retrying(lambda: self.view.actor_named(name))
+
+    def actors(
+        self,
+        *,
+        q: str | None = None,
+        country: str | None = None,
+        kind: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[ActorState]:
+        """Actors matching every filter given (`q`: part of any name), by id, after `after`."""
+        return retrying(
+            partial(
+                self.view.actors_where,
+                q=q,
+                country=country.upper() if country is not None else None,
+                kind=kind,
+                after=after,
+                limit=limit,
+            )
+        )
+
+    def profiles(self) -> list[ActorProfile]:
+        """Every actor, in the order they were registered."""
+        found = retrying(partial(self.view.actors_where, by_registration=True))
+        return [a.profile for a in found]
+
+    def suggestions(self, name: str) -> list[str]:
+        """Ids of the actors whose names are closest to `name` (for an unknown name)."""
+        return suggest(name, self.profiles())
+
+    # -- events -----------------------------------------------------------------
+
+    def event(self, event_id: UUID) -> tuple[RecordedContact, Retraction | None] | None:
+        """The event with this id and its retraction, if it was retracted."""
+        return retrying(lambda: self.view.event(str(event_id)))
+
+    def events(
+        self,
+        *,
+        known_at: datetime,
+        channel: str | None = None,
+        actor: str | None = None,
+        types: Iterable[EventType] = (),
+        occurred_from: datetime | None = None,
+        occurred_to: datetime | None = None,
+        after: EventKey | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[RecordedContact, Retraction | None]]:
+        """Events recorded by `known_at` matching every filter, by occurred_at then position,
+        after the event keyed `after`; each with its retraction if retracted by `known_at`."""
+        wanted = EventFilter(
+            known_at=micros(known_at),
+            channel=channel,
+            actor=actor,
+            types=tuple(t.value for t in types),
+            valid_from=None if occurred_from is None else micros(occurred_from),
+            valid_to=None if occurred_to is None else micros(occurred_to),
+            after=after,
+        )
+        return retrying(lambda: self.view.events_where(wanted, limit))
+
+    # -- progress ---------------------------------------------------------------
+
     def position(self) -> int:
         """How far the read model has processed the log."""
         return retrying(self.view.position)
+
+    def progress(self) -> tuple[int, int]:
+        """How far the read model has processed the log, and the log's head."""
+        position = self.position()
+        return position, max(position, retrying(self.view.head))
 
     def wait(self, position: int, timeout: float) -> bool:
         """Block until the read model has processed `position`; False on timeout."""

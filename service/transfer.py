@@ -71,13 +71,15 @@ def import_actors(app: Backchannel, items: Iterable[tuple[int, dict[str, Any]]])
     """
     items = list(items)
     seen: dict[str, tuple[int, ActorProfile]] = {}
-    record = app.refresh()
+    parsed: list[tuple[int, ActorProfile]] = []
     for number, item in items:
         try:
-            profile = parse_actor(item)
+            parsed.append((number, parse_actor(item)))
         except DomainError as error:
             raise BadLine(number, str(error)) from None
-        known = record.actors.get(profile.id)
+    registered = app.actors({profile.id for _, profile in parsed})
+    for number, profile in parsed:
+        known = registered.get(profile.id)
         if profile.id in seen and seen[profile.id][1] != profile:
             raise BadLine(number, f"actor {profile.id!r} differs from line {seen[profile.id][0]}")
         if known is not None and known != profile:
@@ -105,7 +107,9 @@ def seed(app: Backchannel, directory: Path = SEEDS) -> dict[str, tuple[int, int]
 
 def export_events(app: Backchannel) -> Iterator[str]:
     """Every fact in the log, in log order, as JSON Lines (retracted ones say so)."""
-    record = app.refresh()
+    from service.replay import Replay  # the whole log, replayed: not for serving processes
+
+    record = Replay(app).refresh()
     for contact in sorted(record.contacts.values(), key=lambda c: c.position):
         view = event_view(contact, record.retractions.get(contact.id))
         yield json.dumps(view, ensure_ascii=False)

@@ -24,8 +24,8 @@ import pytest
 from psycopg import sql
 
 from infra.settings import Settings
-from service.application import Backchannel
 from service.bootstrap import bootstrap, migrate
+from service.replay import ReplayingBackchannel
 from tests.postgres_server import (
     ThrowawayServer,
     Unavailable,
@@ -128,9 +128,10 @@ def settings(store_url: str) -> Settings:
 
 
 @pytest.fixture
-def backchannel(settings: Settings) -> Iterator[Backchannel]:
-    """The application on a migrated, empty store."""
-    app = bootstrap(settings)
+def backchannel(settings: Settings) -> Iterator[ReplayingBackchannel]:
+    """The application on a migrated, empty store, with the reference replay of its log
+    beside it (`refresh()`, `record`) for the tests to compare answers with."""
+    app = bootstrap(settings, application=ReplayingBackchannel)
     try:
         yield app
     finally:

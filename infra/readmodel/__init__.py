@@ -20,22 +20,29 @@ from infra.readmodel.base import (
     tracking_name,
 )
 from infra.readmodel.changes import ChangeSet
-from infra.readmodel.reads import Found, Live, ViewReads, Window
+from infra.readmodel.reads import EventFilter, Found, Live, ViewReads, Window
+from infra.readmodel.rows import ActorState, event_key
 from infra.readmodel.writes import ViewWrites
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 
 T = TypeVar("T")
 
+EventKey = tuple[int, int]  # where a page of events ended: see rows.event_key
+
 __all__ = [
+    "ActorState",
     "ChangeSet",
     "ChannelView",
+    "EventFilter",
+    "EventKey",
     "Found",
     "Generation",
     "GenerationRetired",
     "Live",
     "PositionMoved",
     "Window",
+    "event_key",
     "open_view",
     "retrying",
     "tracking_name",

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from infra.readmodel.rows import Row
+from infra.readmodel.tables import TABLES
 
 TRACKING_PREFIX = "Backchannel/channels#"
 
@@ -81,12 +81,6 @@ class ViewBase(TrackingRecorder):
     @abstractmethod
     def _lock_generations(self, c: Cursor, *, exclusive: bool) -> None:
         """Lock the generations table (shared by projectors, exclusive to a switch)."""
-
-    @abstractmethod
-    def _board_rows(
-        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
-    ) -> list[Row]:
-        """One page of the board: each channel's segment at (as_of, known_at)."""
 
     @abstractmethod
     def _track(self, c: Cursor, tracking: Tracking) -> None:
@@ -194,7 +188,7 @@ class ViewBase(TrackingRecorder):
     def analyze(self) -> None:
         """Refresh the planner's statistics of the view's tables (after a bulk build)."""
         with self._writing() as c:
-            for table in ("channels", "channel_facts", "channel_segments"):
+            for table in TABLES:
                 c.execute(f"ANALYZE {table}")
 
     def drop_retired(self, chunk: int = 200) -> int:
@@ -224,6 +218,11 @@ class ViewBase(TrackingRecorder):
                         )
                     dropped += len(channels)
             with self._writing() as c:
+                for table in ("actor_names", "actors"):
+                    c.execute(
+                        self._sql(f"DELETE FROM {table} WHERE generation = %(g)s"),
+                        {"g": generation},
+                    )
                 c.execute(
                     self._sql("DELETE FROM projection_generations WHERE generation = %(g)s"),
                     {"g": generation},

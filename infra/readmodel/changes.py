@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from domain.events import RecordedContact, Retraction
 from domain.segments import Segment
-from infra.readmodel.rows import MAX_TIME, lower
+from infra.readmodel.rows import MAX_TIME, ActorState, lower
 
 SegmentKey = tuple[str, int]  # (channel, valid_from)
 
@@ -67,6 +67,7 @@ class ChangeSet:
     """Every write of one batch, in the order the view must apply them."""
 
     channels: set[str] = field(default_factory=set)
+    actors: dict[str, ActorState] = field(default_factory=dict)  # by actor id, as they now are
     facts: list[RecordedContact] = field(default_factory=list)
     retractions: list[Retraction] = field(default_factory=list)
     steps: list[SegmentWrites | Rewind] = field(default_factory=list)

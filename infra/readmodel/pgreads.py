@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.readmodel.reads import SEGMENT_COLUMNS, Found, Live, ViewReads, Window
+from infra.readmodel.reads import SEGMENT_COLUMNS, SKETCH, Found, Live, ViewReads, Window
 from infra.readmodel.rows import Row, contact_from, segment_from, sketch_from
 
 LIVE = "live AS (SELECT generation, window_us FROM projection_generations WHERE state = 'live')"
@@ -18,16 +18,6 @@ SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
     "WHERE t.generation = {generation} AND t.channel = {channel} "
     "AND t.valid_from <= %(a)s AND t.known_from <= %(k)s AND t.known_to > %(k)s "
     "ORDER BY t.valid_from DESC LIMIT 1"
-)
-SKETCH = (
-    "event_id",
-    "channel",
-    "type",
-    "actor",
-    "counterpart",
-    "valid_from",
-    "recorded_at",
-    "position",
 )
 WINDOW_FACTS = (  # the facts known at known_at in the window up to as_of, as a JSON list
     "(SELECT json_agg(json_build_array("

@@ -13,25 +13,8 @@ from psycopg.sql import SQL, Identifier
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
-from infra.readmodel.pgreads import SKETCH, PostgresReads
-from infra.readmodel.rows import Row
-
-FACT_INSERT = ("generation", *SKETCH, "fact")
-SEGMENT_INSERT = (
-    "generation",
-    "channel",
-    "valid_from",
-    "known_from",
-    "valid_to",
-    "known_to",
-    "status",
-    "since",
-    "event_count",
-    "last_contact",
-    "evidence",
-    "requests",
-    "refusals",
-)
+from infra.readmodel.pgreads import PostgresReads
+from infra.readmodel.writes import FACT_INSERT, SEGMENT_INSERT
 
 
 class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
@@ -117,26 +100,3 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
         ) as copy:
             for row in rows:
                 copy.write_row([row[k] for k in columns])
-
-    def _board_rows(
-        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
-    ) -> list[Row]:
-        # For each channel in id order, its one segment at (as_of, known_at): the
-        # latest start at or before as_of among the rows believed at known_at.
-        c.execute(
-            "SELECT s.* FROM channels AS ch CROSS JOIN LATERAL ("
-            "  SELECT t.channel, t.valid_from, t.valid_to, t.known_from, t.known_to, t.status, "
-            "  t.since, t.event_count, t.last_contact, t.evidence, t.requests, t.refusals "
-            "  FROM channel_segments AS t "
-            "  WHERE t.generation = ch.generation AND t.channel = ch.channel "
-            "  AND t.valid_from <= %(a)s AND t.known_from <= %(k)s AND t.known_to > %(k)s "
-            "  ORDER BY t.valid_from DESC LIMIT 1) AS s "
-            "WHERE ch.generation = %(g)s AND ch.channel > %(after)s "
-            + ("AND (ch.actor_a = %(actor)s OR ch.actor_b = %(actor)s) " if actor else "")
-            + "AND s.event_count > 0 "
-            + ("AND s.status = %(status)s " if status else "")
-            + "ORDER BY ch.channel "
-            + ("LIMIT %(limit)s" if params["limit"] >= 0 else ""),
-            params,
-        )
-        return list(c.fetchall())

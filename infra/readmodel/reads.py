@@ -11,17 +11,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.events import RecordedContact
+from domain.actors import fold
+from domain.events import RecordedContact, Retraction
 from domain.segments import Segment
 from infra.readmodel.base import Cursor, ViewBase, tracking_name
-from infra.readmodel.rows import Row, contact_from, segment_from, sketch_from
-
-SEGMENT_COLUMNS = (
-    "channel, valid_from, valid_to, known_from, known_to, status, since, event_count, "
-    "last_contact, evidence, requests, refusals"
+from infra.readmodel.rows import (
+    ActorState,
+    Row,
+    actor_from,
+    contact_from,
+    event_from,
+    micros,
+    segment_from,
+    sketch_from,
 )
-SKETCH_COLUMNS = "event_id, channel, type, actor, counterpart, valid_from, recorded_at, position"
+from infra.readmodel.tables import RETRACTION, columns, facts, segments
+
+SEGMENT_COLUMNS = ", ".join(columns(segments, without=("generation",)))
+SKETCH = columns(facts, without=("generation", "fact", *RETRACTION))  # what the rule reads
+SKETCH_COLUMNS = ", ".join(SKETCH)
+EVENT_COLUMNS = ", ".join(columns(facts, without=("generation",)))
 KNOWN = "recorded_at <= %(k)s AND (retracted_at IS NULL OR retracted_at > %(k)s)"
+LIVE_GENERATION = "(SELECT generation FROM projection_generations WHERE state = 'live')"
+Event = tuple[RecordedContact, Retraction | None]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a list holds: every condition given, at transaction time `known_at` (µs).
+
+    `after` is the key (rows.event_key) of the last event of the previous page.
+    """
+
+    known_at: int
+    channel: str | None = None
+    actor: str | None = None
+    types: tuple[str, ...] = ()
+    valid_from: int | None = None
+    valid_to: int | None = None
+    after: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +151,133 @@ class ViewReads(ViewBase):
             )
             return live, [segment_from(row) for row in c.fetchall()]
 
+    # -- actors -------------------------------------------------------------------
+
+    def actor_named(self, name: str) -> ActorState | None:
+        """The actor with id `name`, else the first registered that goes by `name`, folded."""
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    f"SELECT * FROM actors WHERE generation = {LIVE_GENERATION} "
+                    "AND actor_id = %(n)s"
+                ),
+                {"n": name},
+            )
+            row = c.fetchone()
+            if row is None:
+                c.execute(
+                    self._sql(
+                        "SELECT a.* FROM actor_names AS n JOIN actors AS a "
+                        "ON a.generation = n.generation AND a.actor_id = n.actor_id "
+                        f"WHERE n.generation = {LIVE_GENERATION} AND n.folded = %(f)s "
+                        "ORDER BY a.registered LIMIT 1"
+                    ),
+                    {"f": fold(name)},
+                )
+                row = c.fetchone()
+            return None if row is None else actor_from(row)
+
+    def actors_where(
+        self,
+        *,
+        q: str | None = None,
+        country: str | None = None,
+        kind: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        by_registration: bool = False,
+    ) -> list[ActorState]:
+        """Actors matching every condition given, by id (or in the order they were
+        registered); `q` is part of a folded name, `after` an actor id."""
+        where = [f"generation = {LIVE_GENERATION}"]
+        params: dict[str, Any] = {}
+        if q is not None:
+            where.append(
+                "actor_id IN (SELECT actor_id FROM actor_names WHERE generation = "
+                f"{LIVE_GENERATION} AND folded LIKE %(q)s ESCAPE '!')"
+            )
+            params["q"] = "%" + _like(fold(q)) + "%"
+        if country is not None:
+            where.append("country = %(country)s")
+            params["country"] = country
+        if kind is not None:
+            where.append("kind = %(kind)s")
+            params["kind"] = kind
+        if after is not None:
+            where.append("actor_id > %(after)s")
+            params["after"] = after
+        ordered = "registered" if by_registration else "actor_id"
+        statement = f"SELECT * FROM actors WHERE {' AND '.join(where)} ORDER BY {ordered}"
+        if limit is not None:
+            statement += " LIMIT %(limit)s"
+            params["limit"] = limit
+        with self._reading() as c:
+            c.execute(self._sql(statement), params)
+            return [actor_from(row) for row in c.fetchall()]
+
+    # -- events -------------------------------------------------------------------
+
+    def event(self, event_id: str) -> Event | None:
+        """The event with this id, with its retraction (at any time), if any."""
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    f"SELECT {EVENT_COLUMNS} FROM channel_facts "
+                    f"WHERE generation = {LIVE_GENERATION} AND event_id = %(e)s"
+                ),
+                {"e": event_id},
+            )
+            row = c.fetchone()
+            return None if row is None else event_from(row)
+
+    def events_where(self, wanted: EventFilter, limit: int) -> list[Event]:
+        """Up to `limit` events recorded by `known_at` that match, by valid time then position;
+        each with its retraction if it was retracted by `known_at`."""
+        where = [f"generation = {LIVE_GENERATION}", "recorded_at <= %(k)s"]
+        params: dict[str, Any] = {"k": wanted.known_at, "limit": limit}
+        if wanted.channel is not None:
+            where.append("channel = %(c)s")
+            params["c"] = wanted.channel
+        if wanted.actor is not None:
+            where.append("(actor = %(x)s OR counterpart = %(x)s)")
+            params["x"] = wanted.actor
+        if wanted.types:
+            condition, values = self._in("type", "t", list(wanted.types))
+            where.append(condition)
+            params.update(values)
+        if wanted.valid_from is not None:
+            where.append("valid_from >= %(lo)s")
+            params["lo"] = wanted.valid_from
+        if wanted.valid_to is not None:
+            where.append("valid_from <= %(hi)s")
+            params["hi"] = wanted.valid_to
+        if wanted.after is not None:
+            where.append("(valid_from > %(av)s OR (valid_from = %(av)s AND position > %(ap)s))")
+            params["av"], params["ap"] = wanted.after
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    f"SELECT {EVENT_COLUMNS} FROM channel_facts WHERE {' AND '.join(where)} "
+                    "ORDER BY valid_from, position LIMIT %(limit)s"
+                ),
+                params,
+            )
+            found = [event_from(row) for row in c.fetchall()]
+        return [
+            (contact, r if r is not None and _micros_at_most(r, wanted.known_at) else None)
+            for contact, r in found
+        ]
+
     # -- helpers ----------------------------------------------------------------
+
+    def _board_rows(
+        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
+    ) -> list[Row]:
+        """One page of the board: each channel's segment at (as_of, known_at).
+
+        For the stores that read the board through `board_of` above.
+        """
+        raise NotImplementedError
 
     def _live(self, c: Cursor) -> Live | None:
         c.execute(
@@ -183,3 +337,12 @@ class ViewReads(ViewBase):
         for row in c.fetchall():
             found[row["channel"]].append(sketch_from(row))
         return found
+
+
+def _like(text: str) -> str:
+    """`text` as a literal part of a LIKE pattern (escape character `!`)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _micros_at_most(retraction: Retraction, known_at: int) -> bool:
+    return micros(retraction.recorded_at) <= known_at

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from domain.actors import ActorKind, ActorProfile, fold
 from domain.events import (
     ContactFact,
     EventType,
@@ -190,3 +192,62 @@ def retraction_from(row: Row) -> Retraction | None:
 def channel_row(generation: int, channel: str) -> dict[str, Any]:
     actor_a, actor_b = channel_actors(channel)
     return {"generation": generation, "channel": channel, "actor_a": actor_a, "actor_b": actor_b}
+
+
+def event_from(row: Row) -> tuple[RecordedContact, Retraction | None]:
+    """An event row as the fact recorded and its retraction, if it has one."""
+    return contact_from(row), retraction_from(row)
+
+
+def event_key(contact: RecordedContact) -> tuple[int, int]:
+    """The events' list order as integers (valid time in µs, then log position):
+    what a page of events is keyed by, and what the next page starts after."""
+    return micros(contact.valid_from), contact.position
+
+
+@dataclass(frozen=True)
+class ActorState:
+    """An actor as the read model holds it: the profile, and where the log changed it."""
+
+    aggregate_id: UUID
+    profile: ActorProfile
+    registered: int
+    position: int
+
+
+def actor_row(generation: int, actor: ActorState) -> dict[str, Any]:
+    profile = actor.profile
+    return {
+        "generation": generation,
+        "actor_id": profile.id,
+        "aggregate_id": str(actor.aggregate_id),
+        "name": profile.name,
+        "kind": profile.kind.value,
+        "country": profile.country,
+        "role": profile.role,
+        "aliases": json.dumps(list(profile.aliases), ensure_ascii=False),
+        "registered": actor.registered,
+        "position": actor.position,
+    }
+
+
+def actor_name_rows(generation: int, profile: ActorProfile) -> list[dict[str, Any]]:
+    """One row per distinct folded name the actor goes by."""
+    folded = dict.fromkeys(fold(name) for name in profile.names())
+    return [{"generation": generation, "folded": f, "actor_id": profile.id} for f in folded]
+
+
+def actor_from(row: Row) -> ActorState:
+    return ActorState(
+        aggregate_id=UUID(row["aggregate_id"]),
+        profile=ActorProfile(
+            id=row["actor_id"],
+            name=row["name"],
+            kind=ActorKind(row["kind"]),
+            country=row["country"],
+            role=row["role"],
+            aliases=tuple(json.loads(row["aliases"])),
+        ),
+        registered=row["registered"],
+        position=row["position"],
+    )

@@ -12,17 +12,38 @@ from infra.readmodel.base import Cursor, GenerationRetired, PositionMoved, ViewB
 from infra.readmodel.changes import ChangeSet, Rewind
 from infra.readmodel.rows import (
     MAX_TIME,
+    ActorState,
     Row,
+    actor_from,
+    actor_name_rows,
+    actor_row,
     channel_row,
     fact_row,
     retraction_row,
     segment_row,
 )
-
-FACT_COLUMNS = (
-    "event_id, channel, type, actor, counterpart, valid_from, recorded_at, position, "
-    "retracted_at, retraction_id, retraction_position, retraction_reason"
+from infra.readmodel.tables import (
+    RETRACTION,
+    actor_names,
+    actors,
+    channels,
+    columns,
+    facts,
+    segments,
 )
+
+FACT_COLUMNS = ", ".join(columns(facts, without=("generation", "fact")))  # the projector's memory
+FACT_INSERT = columns(facts, without=RETRACTION)
+SEGMENT_INSERT = columns(segments)
+ACTOR_INSERT = columns(actors)
+ACTOR_NAME_INSERT = columns(actor_names)
+CHANNEL_INSERT = columns(channels)
+
+
+def insert(table: str, names: tuple[str, ...], suffix: str = "") -> str:
+    """INSERT of one row of `names` into `table`, in `%(name)s` style."""
+    values = ", ".join(f"%({n})s" for n in names)
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({values}){suffix}"
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,8 @@ class _Rows:
     """A batch's writes as rows, in the order they are applied."""
 
     channels: list[dict[str, Any]]
+    actors: list[dict[str, Any]]
+    actor_names: list[dict[str, Any]]
     facts: list[dict[str, Any]]
     retractions: list[dict[str, Any]]
     steps: list[Rewind | tuple[list[dict[str, Any]], list[dict[str, Any]]]]
@@ -54,6 +77,19 @@ class ViewWrites(ViewBase):
                     params,
                 )
                 yield from c.fetchall()
+
+    def actors_of(self, generation: int, aggregate_ids: Sequence[str]) -> dict[str, ActorState]:
+        """The actors with these aggregate ids, by aggregate id, as the generation holds them."""
+        if not aggregate_ids:
+            return {}
+        condition, params = self._in("aggregate_id", "u", aggregate_ids)
+        params["g"] = generation
+        with self._reading() as c:
+            c.execute(
+                self._sql(f"SELECT * FROM actors WHERE generation = %(g)s AND {condition}"),
+                params,
+            )
+            return {row["aggregate_id"]: actor_from(row) for row in c.fetchall()}
 
     def channels_of(self, generation: int, event_ids: Sequence[str]) -> dict[str, str]:
         """The channel of each recorded fact among `event_ids`."""
@@ -81,6 +117,10 @@ class ViewWrites(ViewBase):
         g = generation
         writes = _Rows(
             channels=[channel_row(g, ch) for ch in sorted(changes.channels)],
+            actors=[actor_row(g, a) for a in changes.actors.values()],
+            actor_names=[
+                row for a in changes.actors.values() for row in actor_name_rows(g, a.profile)
+            ],
             facts=[fact_row(g, f) for f in changes.facts],
             retractions=[retraction_row(g, r) for r in changes.retractions],
             steps=[
@@ -115,13 +155,11 @@ class ViewWrites(ViewBase):
             self._write(c, g, writes)
 
     def _write(self, c: Cursor, generation: int, writes: _Rows) -> None:
+        if writes.actors:
+            self._replace_actors(c, generation, writes)
         if writes.channels:
             c.executemany(
-                self._sql(
-                    "INSERT INTO channels (generation, channel, actor_a, actor_b) "
-                    "VALUES (%(generation)s, %(channel)s, %(actor_a)s, %(actor_b)s) "
-                    "ON CONFLICT DO NOTHING"
-                ),
+                self._sql(insert("channels", CHANNEL_INSERT, " ON CONFLICT DO NOTHING")),
                 writes.channels,
             )
         if writes.facts:
@@ -158,28 +196,22 @@ class ViewWrites(ViewBase):
             rows,
         )
 
+    def _replace_actors(self, c: Cursor, generation: int, writes: _Rows) -> None:
+        """Each changed actor's row and names, as they now are."""
+        condition, params = self._in("actor_id", "a", [row["actor_id"] for row in writes.actors])
+        params["g"] = generation
+        for table in ("actor_names", "actors"):
+            c.execute(
+                self._sql(f"DELETE FROM {table} WHERE generation = %(g)s AND {condition}"), params
+            )
+        c.executemany(self._sql(insert("actors", ACTOR_INSERT)), writes.actors)
+        c.executemany(self._sql(insert("actor_names", ACTOR_NAME_INSERT)), writes.actor_names)
+
     def _insert_facts(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
-        c.executemany(
-            self._sql(
-                "INSERT INTO channel_facts (generation, event_id, channel, type, actor, "
-                "counterpart, valid_from, recorded_at, position, fact) VALUES "
-                "(%(generation)s, %(event_id)s, %(channel)s, %(type)s, %(actor)s, "
-                "%(counterpart)s, %(valid_from)s, %(recorded_at)s, %(position)s, %(fact)s)"
-            ),
-            rows,
-        )
+        c.executemany(self._sql(insert("channel_facts", FACT_INSERT)), rows)
 
     def _insert_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
-        c.executemany(
-            self._sql(
-                "INSERT INTO channel_segments (generation, channel, valid_from, known_from, "
-                "valid_to, known_to, status, since, event_count, last_contact, evidence, "
-                "requests, refusals) VALUES (%(generation)s, %(channel)s, %(valid_from)s, "
-                "%(known_from)s, %(valid_to)s, %(known_to)s, %(status)s, %(since)s, "
-                "%(event_count)s, %(last_contact)s, %(evidence)s, %(requests)s, %(refusals)s)"
-            ),
-            rows,
-        )
+        c.executemany(self._sql(insert("channel_segments", SEGMENT_INSERT)), rows)
 
     def _rewind(self, c: Cursor, generation: int, step: Rewind) -> None:
         params = {"g": generation, "c": step.channel, "at": step.at}

@@ -22,9 +22,7 @@ from service.api.openapi import openapi_document
 from service.api.readiness import Readiness
 from service.api.security import SecurityHeaders
 from service.application import Backchannel
-from service.bootstrap import bootstrap
-from service.projector import Projector
-from service.queries import ReadModel
+from service.bootstrap import service
 
 DASHBOARD_MODULE = "service.web"
 
@@ -36,30 +34,20 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     one passed in belongs to the caller. Bootstrapping refuses an out-of-date schema.
     """
     configure_logging(settings.log_format, settings.log_level)
-    owned = backchannel is None
-    application = bootstrap(settings) if backchannel is None else backchannel
-    readmodel = ReadModel.open(settings)
-    # The channel routes read the projection; by default this process keeps it
+    # Every read answers from the read model; by default this process keeps it
     # current itself, else a separate `backchannel projector` does.
-    projector = Projector(settings, app=application) if settings.embedded_projector else None
-    if projector is not None:
-        application.listeners.append(lambda _position: projector.poke())
+    parts = service(settings, backchannel)
+    application, readmodel, projector = parts.app, parts.readmodel, parts.projector
     readiness = Readiness(settings, application, readmodel, projector)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(application.refresh)  # fold the log before the first request
         await run_in_threadpool(readiness.started)  # reads wait for the read model to get here
-        if projector is not None:
-            projector.start()
+        parts.start()
         try:
             yield
         finally:
-            if projector is not None:
-                await run_in_threadpool(projector.stop)
-            readmodel.close()
-            if owned:
-                application.close()
+            await run_in_threadpool(parts.close)
 
     # The document and its pages are our own routes (local assets, read tokens).
     app = FastAPI(

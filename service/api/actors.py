@@ -57,11 +57,16 @@ def list_actors(
     kind: ActorKind | None = None,
 ) -> dict[str, Any]:
     """Actors matching every filter given, by id."""
-    with reader.record() as record:
-        found = record.find_actors(q, country, kind.value if kind else None)
-        page, cursor = paginate(found, listing="actors", key=lambda a: a.id, request=paging)
-        items = [actor_view(a, record.actor_positions[a.id]) for a in page]
-    return {"items": items, "next_cursor": cursor}
+    with reader.view() as view:
+        found = view.actors(
+            q=q,
+            country=country,
+            kind=kind.value if kind else None,
+            after=paging.after("actors"),
+            limit=paging.limit + 1,
+        )
+    page, cursor = paginate(found, listing="actors", key=lambda a: a.profile.id, request=paging)
+    return {"items": [actor_view(a.profile, a.position) for a in page], "next_cursor": cursor}
 
 
 @router.get(
@@ -72,11 +77,11 @@ def list_actors(
 )
 def get_actor(actor_id: ActorName, reader: Reading) -> dict[str, Any]:
     """The actor with this id, or else the one this name or alias (folded) belongs to."""
-    with reader.record() as record:
-        actor = record.resolve(actor_id)
+    with reader.view() as view:
+        actor = view.actor(actor_id)
         if actor is None:
-            raise actor_not_found(actor_id, record.actors.values())
-        return actor_view(actor, record.actor_positions[actor.id])
+            raise actor_not_found(actor_id, view.profiles())
+        return actor_view(actor.profile, actor.position)
 
 
 @router.patch(

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from domain.events import channel_id
-from domain.record import Record
 from domain.status import Status
 from service.api.deps import Reading
 from service.api.errors import NOT_FOUND, ApiProblem, actor_not_found, problems
@@ -27,6 +26,7 @@ from service.api.schemas import (
     StatusPage,
     TimelineOut,
 )
+from service.queries import ReadModel
 from service.views import interval_view, status_view, timestamp
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
@@ -86,16 +86,16 @@ def list_channels(
     ] = None,
 ) -> dict[str, Any]:
     """Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."""
-    with reader.projection() as (record, view):
+    with reader.view() as view:
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
-        party = record.resolve(actor) if actor is not None else None
+        party = view.actor(actor) if actor is not None else None
         board = view.board(
             as_of=when,
             known_at=known,
             status=status,
-            actor=party.id if party else actor,
+            actor=party.profile.id if party else actor,
             after=paging.after("channels"),
             limit=paging.limit + 1,
         )
@@ -121,8 +121,8 @@ def channel_status(
     a: ActorA, b: ActorB, reader: Reading, as_of: AsOf = None, known_at: KnownAt = None
 ) -> dict[str, Any]:
     """The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."""
-    with reader.projection() as (record, view):
-        first, second = _parties(record, a, b)
+    with reader.view() as view:
+        first, second = _parties(view, a, b)
         now = reader.now()
         answer = view.status(first, second, as_of=as_of or now, known_at=known_at or now)
         return status_view(answer)
@@ -148,8 +148,8 @@ def channel_timeline(
     known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."""
-    with reader.projection() as (record, view):
-        first, second = _parties(record, a, b)
+    with reader.view() as view:
+        first, second = _parties(view, a, b)
         known = paging.pinned("known_at", known_at, reader.now())
         intervals = view.timeline(first, second, known_at=known)
         shown = [(i, v) for i, v in enumerate(intervals) if v.overlaps(from_, to)]
@@ -178,23 +178,22 @@ def channel_events(
     a: ActorA, b: ActorB, reader: Reading, paging: Paging, known_at: KnownAt = None
 ) -> dict[str, Any]:
     """The channel's events recorded by `known_at`, marked `retracted` if retracted by then."""
-    with reader.record() as record:
-        first, second = _parties(record, a, b)
+    with reader.view() as view:
+        first, second = _parties(view, a, b)
         known = paging.pinned("known_at", known_at, reader.now())
-        found = record.events(channel=channel_id(first, second), known_at=known, retracted=True)
-        return events_page(record, found, paging, known, "channel-events")
+        return events_page(view, paging, known, "channel-events", channel=channel_id(first, second))
 
 
-def _parties(record: Record, a: str, b: str) -> tuple[str, str]:
+def _parties(view: ReadModel, a: str, b: str) -> tuple[str, str]:
     """The two actors' ids; 404 if either is unknown or both are the same actor."""
-    first, second = _party(record, a), _party(record, b)
+    first, second = _party(view, a), _party(view, b)
     if first == second:
         raise ApiProblem(404, f"no channel joins {first!r} to itself", type=NOT_FOUND)
     return first, second
 
 
-def _party(record: Record, name: str) -> str:
-    actor = record.resolve(name)
+def _party(view: ReadModel, name: str) -> str:
+    actor = view.actor(name)
     if actor is None:
-        raise actor_not_found(name, record.actors.values())
-    return actor.id
+        raise actor_not_found(name, view.profiles())
+    return actor.profile.id

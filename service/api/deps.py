@@ -1,13 +1,12 @@
 """Dependencies shared by the routes: the application, behind the right token, caught up.
 
-`Reading` is the read side: the read token checked, and the record to read,
+`Reading` is the read side: the read token checked, and the read model to read,
 caught up to the client's `min_position` when it passes one (or 503 with
 Retry-After). `Writing` is the application for a write: the write token checked.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 
-from domain.record import Record
 from infra.settings import Settings
 from service.api.auth import require_read, require_write
 from service.api.errors import NOT_CAUGHT_UP, ApiProblem
@@ -25,8 +23,6 @@ from service.api.readiness import Readiness
 from service.application import Backchannel
 from service.projector import Projector
 from service.queries import ReadModel
-
-POLL_SECONDS = 0.02
 
 
 def get_backchannel(request: Request) -> Backchannel:
@@ -55,7 +51,7 @@ def get_readiness(request: Request) -> Readiness:
 
 @dataclass(frozen=True)
 class ReadSide:
-    """The application for a read, and how far the client needs its record to have come."""
+    """The read model for a read, and how far the client needs it to have come."""
 
     backchannel: Backchannel
     min_position: int | None
@@ -66,25 +62,14 @@ class ReadSide:
     response: Response
 
     @contextmanager
-    def record(self) -> Iterator[Record]:
-        """The record, caught up to `min_position` (else 503), held still while it is read.
+    def view(self) -> Iterator[ReadModel]:
+        """The read model, caught up to `min_position` (else 503).
 
         The wait happens here, after every parameter was validated, so an invalid
-        request is a 422 however far ahead its `min_position` is.
-        """
-        if self.min_position is not None:
-            wait_for(self.backchannel, self.min_position, self.wait_seconds)
-        with self.backchannel.reading() as record:
-            yield record
-
-    @contextmanager
-    def projection(self) -> Iterator[tuple[Record, ReadModel]]:
-        """The channel read model, caught up to `min_position` (else 503), and the record
-        (held still) to resolve actor names.
-
-        Without `min_position`, it waits (bounded) for this process's own last
-        write, and answers with what it has if that takes too long: a client of
-        one process reads its writes without asking; across processes it passes
+        request is a 422 however far ahead its `min_position` is. Without
+        `min_position`, it waits (bounded) for this process's own last write,
+        and answers with what it has if that takes too long: a client of one
+        process reads its writes without asking; across processes it passes
         `min_position`.
 
         The answer carries the position it reflects and its lag (see
@@ -104,10 +89,9 @@ class ReadSide:
                 )
         elif self.backchannel.written:
             self._projected(self.backchannel.written)
-        with self.backchannel.reading() as record:
-            position = self.readmodel.position()  # read before the answer: a lower bound
-            self.readiness.stamp(self.response, position, record.position, self.min_position)
-            yield record, self.readmodel
+        position, head = self.readmodel.progress()  # read before the answer: a lower bound
+        self.readiness.stamp(self.response, position, head, self.min_position)
+        yield self.readmodel
 
     def _projected(self, position: int) -> bool:
         if self.projector is not None:
@@ -149,24 +133,6 @@ def read_side(
         readiness,
         response,
     )
-
-
-def wait_for(backchannel: Backchannel, position: int, seconds: float) -> None:
-    """Return once the record has folded `position`; raise the 503 after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        reached = backchannel.refresh().position
-        if reached >= position:
-            return
-        if time.monotonic() >= deadline:
-            raise ApiProblem(
-                503,
-                f"the record is at position {reached}, not yet at {position}; retry shortly",
-                type=NOT_CAUGHT_UP,
-                headers={"Retry-After": "1"},
-                position=reached,
-            )
-        time.sleep(POLL_SECONDS)
 
 
 def write_side(

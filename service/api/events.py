@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from starlette.convertors import Convertor, register_url_convertor
 
 from domain.errors import NotFound
-from domain.events import EventType, RecordedContact, channel_id
-from domain.record import Record
+from domain.events import EventType, channel_id
+from infra.readmodel import event_key
 from service.api.deps import Metrics, Reading, Writing
 from service.api.errors import problems
 from service.api.pages import Paging, paginate
@@ -27,6 +27,7 @@ from service.api.schemas import (
     RetractionOut,
     StartParam,
 )
+from service.queries import ReadModel
 from service.views import event_view, retraction_event_view
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -46,23 +47,28 @@ class EventIdConvertor(Convertor[str]):
 
 register_url_convertor("event_id", EventIdConvertor())
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPLAYED = "Already recorded with the same content: the stored event, nothing stored"
 
 
-def event_key(event: RecordedContact) -> tuple[int, int]:
-    """The list order of events, as integers: occurred_at (in µs), then log position."""
-    return ((event.valid_from - EPOCH) // timedelta(microseconds=1), event.position)
-
-
 def events_page(
-    record: Record, events: list[RecordedContact], paging: Paging, known_at: datetime, listing: str
+    view: ReadModel, paging: Paging, known_at: datetime, listing: str, **filters: Any
 ) -> dict[str, Any]:
     """A page of events as the log stood at `known_at`, each marked if retracted by then."""
-    page, cursor = paginate(
-        events, listing=listing, key=event_key, request=paging, pins={"known_at": known_at}
+    after = paging.after_key(listing, 2)
+    found = view.events(
+        known_at=known_at,
+        after=(after[0], after[1]) if after is not None else None,
+        limit=paging.limit + 1,
+        **filters,
     )
-    items = [event_view(e, record.retraction(e.id, known_at)) for e in page]
+    page, cursor = paginate(
+        found,
+        listing=listing,
+        key=lambda item: event_key(item[0]),
+        request=paging,
+        pins={"known_at": known_at},
+    )
+    items = [event_view(contact, retraction) for contact, retraction in page]
     return {"items": items, "next_cursor": cursor}
 
 
@@ -94,8 +100,7 @@ def record_event(
         response.headers["Location"] = f"/v1/events/{written.contact.id}"
     else:
         response.status_code = 200
-    with backchannel.reading() as record:
-        return event_view(written.contact, record.retraction(written.contact.id))
+    return event_view(written.contact, written.retraction)
 
 
 @router.post(
@@ -122,10 +127,8 @@ def record_batch(
     metrics.appended(w.contact.type.value for w in created)
     if not created:
         response.status_code = 200
-    with backchannel.reading() as record:
-        events = [event_view(w.contact, record.retraction(w.contact.id)) for w in written]
     return {
-        "events": events,
+        "events": [event_view(w.contact, w.retraction) for w in written],
         "created": len(created),
         "position": max(w.position for w in written),
     }
@@ -161,18 +164,19 @@ def list_events(
 ) -> dict[str, Any]:
     """Events recorded by `known_at` matching every filter; `retracted` is set on those
     retracted by then (they no longer count toward any status)."""
-    with reader.record() as record:
+    with reader.view() as view:
         known = paging.pinned("known_at", known_at, reader.now())
-        found = record.events(
-            channel=_channel(record, channel) if channel is not None else None,
-            actor=_actor(record, actor) if actor is not None else None,
+        return events_page(
+            view,
+            paging,
+            known,
+            "events",
+            channel=_channel(view, channel) if channel is not None else None,
+            actor=_actor(view, actor) if actor is not None else None,
             types=type or (),
             occurred_from=occurred_from,
             occurred_to=occurred_to,
-            known_at=known,
-            retracted=True,
         )
-        return events_page(record, found, paging, known, "events")
 
 
 @router.get(
@@ -183,11 +187,11 @@ def list_events(
 )
 def get_event(event_id: UUID, reader: Reading) -> dict[str, Any]:
     """The stored event; `retracted` is `{at, reason, by_event}` or null."""
-    with reader.record() as record:
-        contact = record.contacts.get(event_id)
-        if contact is None:
-            raise NotFound(f"no event {event_id}")
-        return event_view(contact, record.retraction(event_id))
+    with reader.view() as view:
+        found = view.event(event_id)
+    if found is None:
+        raise NotFound(f"no event {event_id}")
+    return event_view(*found)
 
 
 @router.post(
@@ -203,13 +207,13 @@ def retract_event(event_id: UUID, body: RetractionIn, backchannel: Writing) -> d
     return retraction_event_view(written.retraction, written.contact)
 
 
-def _actor(record: Record, name: str) -> str:
-    found = record.resolve(name)
-    return found.id if found is not None else name
+def _actor(view: ReadModel, name: str) -> str:
+    found = view.actor(name)
+    return found.profile.id if found is not None else name
 
 
-def _channel(record: Record, text: str) -> str:
+def _channel(view: ReadModel, text: str) -> str:
     first, tilde, second = text.partition("~")
     if not tilde:
         return text  # matches no channel: the list is empty
-    return channel_id(_actor(record, first), _actor(record, second))
+    return channel_id(_actor(view, first), _actor(view, second))

@@ -59,6 +59,15 @@ class PageRequest:
         after = _after(self.cursor, listing)
         return after if isinstance(after, str) else None
 
+    def after_key(self, listing: str, size: int) -> tuple[int, ...] | None:
+        """The integer key (of `size` parts) the previous page of `listing` ended at."""
+        after = _after(self.cursor, listing)
+        if after is None:
+            return None
+        if not isinstance(after, tuple) or len(after) != size:
+            raise malformed("its position belongs to another list")
+        return after
+
 
 def malformed(why: str) -> RequestValidationError:
     """The 422 for a cursor this server did not issue (or not for this list)."""

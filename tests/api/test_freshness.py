@@ -68,10 +68,11 @@ def test_a_read_while_the_read_model_catches_up_after_start_is_a_503_with_the_la
     assert client.get(STATUS).headers["X-Backchannel-Lag"] == "0"
 
 
-def test_reads_from_the_log_itself_carry_no_position_header(cast: TestClient) -> None:
-    answer = cast.get(f"{STATUS}/events")
-    assert answer.status_code == 200
-    assert "X-Backchannel-Position" not in answer.headers
+def test_event_and_actor_reads_carry_the_position_they_reflect_too(cast: TestClient) -> None:
+    for path in (f"{STATUS}/events", "/v1/events", "/v1/actors"):
+        answer = cast.get(path)
+        assert answer.status_code == 200
+        assert answer.headers["X-Backchannel-Position"] == "7", path  # the seven actors
 
 
 def test_the_openapi_document_names_the_position_and_lag_headers_of_projected_reads(

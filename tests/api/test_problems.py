@@ -76,12 +76,12 @@ def test_a_body_just_under_the_limit_is_accepted(cast: TestClient) -> None:
 def test_an_unhandled_error_is_a_bare_500_without_trace_or_sql(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    backchannel = client.app.state.backchannel  # type: ignore[attr-defined]
+    readmodel = client.app.state.readmodel  # type: ignore[attr-defined]
 
-    def broken() -> Any:
+    def broken(**_: Any) -> Any:
         raise RuntimeError('psycopg: syntax error at "SELECT * FROM stored_events"')
 
-    monkeypatch.setattr(backchannel, "refresh", broken)
+    monkeypatch.setattr(readmodel, "actors", broken)
     answer = client.get("/v1/actors")
     problem = assert_problem(answer, 500)
     assert "SELECT" not in answer.text and "psycopg" not in answer.text

@@ -39,6 +39,7 @@ from domain.time import EARLIEST, parse_instant, start_of
 from infra.settings import Settings
 from service.api import create_app
 from service.bootstrap import bootstrap, migrate
+from service.replay import ReplayingBackchannel
 from service.transfer import seed
 from tests.api.conftest import TOKEN
 
@@ -64,7 +65,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         log_level="WARNING",
     )
     migrate(store)
-    backchannel = bootstrap(store)
+    backchannel = bootstrap(store, application=ReplayingBackchannel)
     seed(backchannel)
     app = create_app(store, backchannel)
     try:

@@ -15,14 +15,14 @@ from domain.status import Status, channel_status
 from domain.time import end_of
 from infra.schema import SchemaOutOfDate
 from infra.settings import Settings
-from service.application import Backchannel
 from service.bootstrap import bootstrap
+from service.replay import ReplayingBackchannel
 from service.transfer import SEEDS, import_actors, read_lines, seed
 from tests.article import ARTICLE_BOARD
 from tests.factories import fact
 
 
-def board(app: Backchannel, day: str) -> dict[str, str]:
+def board(app: ReplayingBackchannel, day: str) -> dict[str, str]:
     record = app.refresh()
     now = datetime.now(UTC)
     return {
@@ -209,7 +209,7 @@ def test_retraction_hides_the_fact_now_but_not_as_known_before(backchannel):
 
 def test_another_process_sees_writes_on_refresh(settings, backchannel):
     seed(backchannel)
-    reader = bootstrap(settings)
+    reader = bootstrap(settings, application=ReplayingBackchannel)
     try:
         written = backchannel.record_fact(fact("call_held", "2022-04-01"))
         assert reader.refresh().position >= written.position
