@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from psycopg.sql import SQL, Identifier
+
+from infra.store import connection_broke
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,13 @@ def histories(recorder: Any, originator_ids: Collection[UUID]) -> dict[UUID, lis
     if not originator_ids:
         return {}
     found: dict[UUID, list[Stored]] = defaultdict(list)
-    for row in _rows(recorder, list(originator_ids)):
+    try:
+        rows = _rows(recorder, list(originator_ids))
+    except (InterfaceError, OperationalError) as error:
+        if not connection_broke(error):  # a dead pooled connection (a restarted server)
+            raise
+        rows = _rows(recorder, list(originator_ids))
+    for row in rows:
         originator = row["originator_id"]
         originator_id = originator if isinstance(originator, UUID) else UUID(originator)
         stored = StoredEvent(

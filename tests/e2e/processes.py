@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -81,3 +85,52 @@ def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> N
             last = repr(error)
         time.sleep(0.2)
     pytest.fail(f"serve was not ready within {STARTUP_SECONDS}s ({last}):\n{tail(log)}")
+
+
+def environment(database_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment without BACKCHANNEL_* settings, then the store's URL,
+    JSON logs, and `settings` (names without the BACKCHANNEL_ prefix, any case)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
+    env |= {"BACKCHANNEL_DATABASE_URL": database_url, "BACKCHANNEL_LOG_FORMAT": "json"}
+    env |= {f"BACKCHANNEL_{name.upper()}": value for name, value in settings.items()}
+    return env
+
+
+@dataclass
+class Served:
+    """A running `backchannel serve`: its process, address and captured output."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return tail(self.log)
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], log: Path, *, ready: bool = True, args: Sequence[str] = ()
+) -> Iterator[Served]:
+    """`backchannel serve` on a free loopback port with `env`, output to `log`; stopped after.
+
+    Yields once /readyz is 200 (its read model caught up), or only /healthz with
+    `ready=False`.
+    """
+    port = free_port()
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    served = Served(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_until_healthy(process, served.url, log)
+        if ready:
+            wait_until_ready(process, served.url, log)
+        yield served
+    finally:
+        stop(process)

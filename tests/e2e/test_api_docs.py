@@ -8,8 +8,6 @@ interface is aborted and counted: the docs must need none of them.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -21,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from infra.settings import Settings
 from service.bootstrap import migrate
 from tests.e2e.browser import LOOPBACK, chromium, offline_context, require_chromium
-from tests.e2e.processes import command, free_port, stop, wait_until_healthy
+from tests.e2e.processes import environment, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -56,28 +54,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("docs")
     settings = Settings(database_url=f"sqlite:///{directory / 'backchannel.sqlite3'}")
     migrate(settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
-    env |= {
-        "BACKCHANNEL_DATABASE_URL": settings.database_url,
-        "BACKCHANNEL_READ_TOKENS": READ_TOKEN,
-        "BACKCHANNEL_LOG_FORMAT": "json",
-    }
-    port = free_port()
-    log = directory / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(process, url, log)
-        yield url
-    finally:
-        stop(process)
+    env = environment(settings.database_url, read_tokens=READ_TOKEN)
+    with serving(env, directory / "serve.log", ready=False) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ Screenshots of the board and of a channel page are written to docs/screenshots/
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +25,7 @@ from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.transfer import seed
 from tests.e2e.browser import chromium, offline_context, require_chromium
-from tests.e2e.processes import command, free_port, stop, wait_until_ready
+from tests.e2e.processes import environment, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -64,28 +62,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         seed(app)
     finally:
         app.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
-    env |= {
-        "BACKCHANNEL_DATABASE_URL": settings.database_url,
-        "BACKCHANNEL_WRITE_TOKENS": TOKEN,
-        "BACKCHANNEL_LOG_FORMAT": "json",
-    }
-    port = free_port()
-    log = directory / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, url, log)  # the seeded log is projected before any read
-        yield url
-    finally:
-        stop(process)
+    env = environment(settings.database_url, write_tokens=TOKEN)
+    # Ready: the seeded log is projected before any read.
+    with serving(env, directory / "serve.log") as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ import pytest
 from domain.time import end_of
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
+from service.replay import ReplayingBackchannel
 from service.transfer import seed
 from service.views import interval_view, status_view
 from tests.e2e.processes import command, free_port, stop, tail, wait_until_ready
@@ -281,7 +282,7 @@ def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_wri
         print(report)
 
         # Nothing acknowledged is lost, and the read model is a replay of the log.
-        app = bootstrap(store)
+        app = bootstrap(store, application=ReplayingBackchannel)
         try:
             record = app.refresh()
             head = app.head()

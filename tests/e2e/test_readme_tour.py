@@ -23,20 +23,18 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.transfer import seed
-from tests.e2e.processes import STARTUP_SECONDS, command, free_port, stop, tail, wait_until_healthy
+from tests.e2e.processes import environment, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -239,19 +237,6 @@ def test_tour_steps_carry_their_expectations() -> None:
 # -- the tour against a served store ------------------------------------------------
 
 
-def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    """/healthz first (the process is up), then /readyz until 200 (the read model caught up)."""
-    wait_until_healthy(process, url, log)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}:\n{tail(log)}")
-        if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"serve was not ready within {STARTUP_SECONDS}s:\n{tail(log)}")
-
-
 @pytest.fixture
 def served(store_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`backchannel serve` over a migrated, seeded store, like `make run`: (URL, token)."""
@@ -263,28 +248,9 @@ def served(store_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     finally:
         app.close()
     token = "dev-" + uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
-    env |= {
-        "BACKCHANNEL_DATABASE_URL": store_url,
-        "BACKCHANNEL_WRITE_TOKENS": token,
-        "BACKCHANNEL_LOG_FORMAT": "json",
-    }
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, url, log)
-        yield url, token
-    finally:
-        stop(process)
+    env = environment(store_url, write_tokens=token)
+    with serving(env, tmp_path / "serve.log") as served:
+        yield served.url, token
 
 
 def test_readme_tour_answers_as_its_comments_say(served: tuple[str, str]) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,12 +14,12 @@ import pytest
 from infra.settings import Settings
 from service.bootstrap import bootstrap
 from service.transfer import seed
+from tests.e2e import processes
 from tests.e2e.processes import (
+    Served,
     command,
     free_port,
-    stop,
-    tail,
-    wait_until_healthy,
+    serving,
     wait_until_ready,
 )
 
@@ -31,52 +29,22 @@ TOKEN = "e2e-" + uuid.uuid4().hex
 
 
 def environment(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKCHANNEL_")}
-    env |= {
-        "BACKCHANNEL_DATABASE_URL": database_url,
-        "BACKCHANNEL_WRITE_TOKENS": TOKEN,
-        "BACKCHANNEL_LOG_FORMAT": "json",
-    }
-    return env
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return tail(self.log)
+    return processes.environment(database_url, write_tokens=TOKEN)
 
 
 @pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
+def server(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     """`backchannel serve` on a free port, over a migrated and seeded store."""
     app = bootstrap(settings)
     try:
         seed(app)
     finally:
         app.close()
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment(settings.database_url),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        wait_until_healthy(process, running.url, log)
-        yield running
-    finally:
-        stop(process)
+    with serving(environment(settings.database_url), tmp_path / "serve.log", ready=False) as served:
+        yield served
 
 
-def test_served_board_reads_like_the_article_and_takes_a_write(server: Server) -> None:
+def test_served_board_reads_like_the_article_and_takes_a_write(server: Served) -> None:
     wait_until_ready(server.process, server.url, server.log)  # the seeded log is projected
     with httpx.Client(base_url=server.url, timeout=10) as client:
         head = client.get("/readyz").json()["head"]
