@@ -29,7 +29,7 @@ from eventsourcing.utils import get_topic
 
 from domain.actors import Actor, ActorKind, ActorProfile
 from domain.contacts import Contact
-from domain.events import RecordedContact, Retraction, stored_fact
+from domain.events import RecordedContact, Retraction
 from domain.segments import Segment, resegment, segments
 from domain.status import known_facts
 from infra.logging import get_logger
@@ -105,7 +105,7 @@ def actors_in_log(app: Any, batch: int = 1000) -> list[ActorProfile]:
 def fold(event: DomainEventProtocol[Any], position: int) -> Item | None:
     """The fact, retraction or actor change a domain event records, if it records one."""
     if isinstance(event, Contact.Recorded):
-        return RecordedContact(stored_fact(event.fact), event.timestamp, position)
+        return RecordedContact(event.fact, event.timestamp, position)
     if isinstance(event, Contact.Retracted):
         return Retraction(
             event.retraction_id, event.originator_id, event.reason, event.timestamp, position
