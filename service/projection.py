@@ -32,15 +32,10 @@ from domain.contacts import Contact
 from domain.events import RecordedContact, Retraction
 from domain.segments import Segment, resegment, segments
 from domain.status import known_facts
+from domain.time import TICK
 from infra.logging import get_logger
 from infra.readmodel import ChangeSet, ChannelView, tracking_name
-from infra.readmodel.rows import (
-    MICROSECOND,
-    ActorState,
-    micros,
-    retraction_from,
-    sketch_from,
-)
+from infra.readmodel.rows import ActorState, retraction_from, sketch_from
 
 RECORDED = get_topic(Contact.Recorded)
 RETRACTED = get_topic(Contact.Retracted)
@@ -294,7 +289,7 @@ class ChannelProjection:
         ledger.learn(item)
         before = ledger.believed
         kept, tail = resegment(before, ledger.known, self.window, valid_from)
-        changes.replace(channel, micros(at), before[kept:], tail)
+        changes.replace(channel, at, before[kept:], tail)
         ledger.believed = before[:kept] + tail
         ledger.last_tx = at
 
@@ -302,11 +297,11 @@ class ChannelProjection:
         """A transaction time older than the channel's latest (writers raced, or the same
         instant twice): forget the channel's rows from `at` on and write them again."""
         assert ledger.last_tx is not None
-        changes.rewind(channel, micros(at))
-        before = ledger.segments_at(at - MICROSECOND, self.window)
+        changes.rewind(channel, at)
+        before = ledger.segments_at(at - TICK, self.window)
         for t in sorted(t for t in ledger.times() if t >= at):
             after = segments(ledger.known_at(t), self.window)
-            changes.replace(channel, micros(t), before, after)
+            changes.replace(channel, t, before, after)
             before = after
         ledger.believed = before
         ledger.last_tx = max(ledger.last_tx, at)
