@@ -116,7 +116,7 @@ def load(
     to_retract: list[Contact] = []
     stored = retracted = 0
     for item in facts(events, channels, seed):
-        contact = Contact(fact=parse_fact(item, now=NOW, new_id=UUID(item["id"])).to_dict())
+        contact = Contact(fact=parse_fact(item, now=NOW, new_id=UUID(item["id"])))
         pending.append(contact)
         if rng.random() < RETRACTED:
             to_retract.append(contact)

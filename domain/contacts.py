@@ -13,24 +13,37 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Conflict
+from domain.events import ContactFact
 
 
 class Contact(Aggregate):
-    """A recorded contact fact; `fact` is its canonical JSON shape."""
+    """A recorded contact fact."""
 
     class Recorded(Aggregate.Created):
-        fact: dict[str, Any]
+        """The fact as recorded.
+
+        Version 1 carried the fact as its JSON shape (`ContactFact.to_dict()`);
+        version 2 carries the `ContactFact`, which the log stores in that same
+        shape (see service.application.ContactFactAsDict).
+        """
+
+        class_version = 2
+        fact: ContactFact
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["fact"] = ContactFact.from_dict(state["fact"])
 
     class Retracted(Aggregate.Event):
         retraction_id: UUID
         reason: str
 
     @staticmethod
-    def create_id(fact: dict[str, Any]) -> UUID:
-        return UUID(fact["id"])
+    def create_id(fact: ContactFact) -> UUID:
+        return fact.id
 
     @event(Recorded)
-    def __init__(self, fact: dict[str, Any]) -> None:
+    def __init__(self, fact: ContactFact) -> None:
         self.fact = fact
         self.retraction_id: UUID | None = None
         self.retraction_reason: str | None = None

@@ -13,6 +13,7 @@ Instant = date | datetime  # a datetime is also a date: test for datetime first
 
 END_OF_DAY = time(23, 59, 59, 999999)
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+TICK = timedelta(microseconds=1)  # the finest step between two datetimes
 
 
 def parse_instant(text: str) -> Instant:

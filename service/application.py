@@ -19,7 +19,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Notification, Recording
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Notification,
+    Recording,
+    Transcoding,
+)
 
 from domain.actors import Actor, ActorProfile, actor_uuid, parse_actor
 from domain.contacts import Contact
@@ -28,9 +34,9 @@ from domain.events import (
     ContactFact,
     RecordedContact,
     Retraction,
+    check_fact,
     check_response,
     parse_fact,
-    stored_fact,
 )
 from domain.status import DEFAULT_WINDOW
 from infra.log import histories
@@ -38,6 +44,9 @@ from infra.log import histories
 Clock = Callable[[], datetime]
 Suggest = Callable[[str], list[str]]
 READ_BATCH = 1000
+# A fact to record: typed (the API's request schema built it), or in the API's JSON
+# shape (a line of an import file), which is checked here.
+Stated = ContactFact | Mapping[str, Any]
 
 
 def utcnow() -> datetime:
@@ -46,6 +55,20 @@ def utcnow() -> datetime:
 
 def no_suggestions(_name: str) -> list[str]:
     return []
+
+
+class ContactFactAsDict(Transcoding):
+    """A `ContactFact` in the log, in its JSON shape (`to_dict`), as version 1 of
+    `Contact.Recorded` stored it unmarked."""
+
+    type = ContactFact
+    name = "contact_fact"
+
+    def encode(self, obj: ContactFact) -> dict[str, Any]:
+        return obj.to_dict()
+
+    def decode(self, data: dict[str, Any]) -> ContactFact:
+        return ContactFact.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,10 @@ class Backchannel(Application[UUID]):
         # Held from the moment new events are stamped until the store has them, so
         # that, within a process, recorded_at never runs backwards along the log.
         self._append_lock = threading.RLock()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ContactFactAsDict())
 
     # -- actors ---------------------------------------------------------------
 
@@ -180,7 +207,7 @@ class Backchannel(Application[UUID]):
 
     # -- contact facts --------------------------------------------------------
 
-    def check_facts(self, items: Sequence[Mapping[str, Any]]) -> list[ContactFact]:
+    def check_facts(self, items: Sequence[Stated]) -> list[ContactFact]:
         """Validate facts against every rule and the current log, storing nothing.
 
         Errors are located as ("events", index, field…); items may answer
@@ -190,7 +217,7 @@ class Backchannel(Application[UUID]):
         self._checked(facts)
         return facts
 
-    def record_facts(self, items: Sequence[Mapping[str, Any]]) -> list[WrittenContact]:
+    def record_facts(self, items: Sequence[Stated]) -> list[WrittenContact]:
         """Append facts atomically: all are stored, or none (InvalidFact names the item).
 
         A fact whose id is already stored with the same content is returned as
@@ -203,14 +230,14 @@ class Backchannel(Application[UUID]):
             stored = self._checked(facts)
             for index, fact in enumerate(facts):
                 known = stored.get(fact.id)
-                if known is not None and _fact_of(known) != fact.to_dict():
+                if known is not None and _fact_of(known) != fact:
                     raise Conflict(
                         f"event {fact.id} is already recorded with different content"
                         + (f" (item {index})" if len(items) > 1 else "")
                     )
             try:
                 with self._append_lock:
-                    fresh = {f.id: Contact(fact=f.to_dict()) for f in facts if f.id not in stored}
+                    fresh = {f.id: Contact(fact=f) for f in facts if f.id not in stored}
                     recordings = self.save(*fresh.values()) if fresh else []
             except IntegrityError:
                 if attempt == 2:
@@ -229,7 +256,7 @@ class Backchannel(Application[UUID]):
                 written.append(WrittenContact(False, contact.position, contact, retraction))
         return written
 
-    def record_fact(self, item: Mapping[str, Any]) -> WrittenContact:
+    def record_fact(self, item: Stated) -> WrittenContact:
         try:
             return self.record_facts([item])[0]
         except InvalidFact as invalid:
@@ -289,14 +316,20 @@ class Backchannel(Application[UUID]):
     def _history(self, originator_id: UUID) -> History | None:
         return self._histories({originator_id}).get(originator_id)
 
-    def _parse(self, items: Sequence[Mapping[str, Any]]) -> list[ContactFact]:
+    def _parse(self, items: Sequence[Stated]) -> list[ContactFact]:
         """Each item checked on its own (shape and rules), and no id given twice."""
         now = self.clock()
         facts: list[ContactFact] = []
         errors: list[FieldError] = []
         for index, item in enumerate(items):
             try:
-                facts.append(parse_fact(item, now=now, new_id=uuid4()))
+                if isinstance(item, ContactFact):
+                    broken = check_fact(item, now=now)
+                    if broken:
+                        raise InvalidFact(broken)
+                    facts.append(item)
+                else:
+                    facts.append(parse_fact(item, now=now, new_id=uuid4()))
             except InvalidFact as invalid:
                 errors += [FieldError(_at(index, e.loc), e.msg) for e in invalid.errors]
         if errors:
@@ -327,7 +360,7 @@ class Backchannel(Application[UUID]):
                 continue
             request = in_batch.get(target)
             if request is None and target in stored:
-                request = stored_fact(_fact_of(stored[target]))
+                request = _fact_of(stored[target])
             try:
                 check_response(fact, request)
             except InvalidFact as invalid:
@@ -346,18 +379,16 @@ class Backchannel(Application[UUID]):
         return position
 
 
-def _fact_of(history: History) -> dict[str, Any]:
+def _fact_of(history: History) -> ContactFact | None:
     contact = history.aggregate
-    if not isinstance(contact, Contact):
-        return {}
-    return contact.fact
+    return contact.fact if isinstance(contact, Contact) else None
 
 
 def _recorded(history: History) -> tuple[RecordedContact, Retraction | None]:
     """A stored contact as the fact recorded, and its retraction if it has one."""
     contact = history.aggregate
     assert isinstance(contact, Contact)
-    recorded = RecordedContact(stored_fact(contact.fact), history.times[0], history.positions[0])
+    recorded = RecordedContact(contact.fact, history.times[0], history.positions[0])
     retraction = None
     if contact.retraction_id is not None and len(history.times) > 1:
         retraction = Retraction(

@@ -29,18 +29,13 @@ from eventsourcing.utils import get_topic
 
 from domain.actors import Actor, ActorKind, ActorProfile
 from domain.contacts import Contact
-from domain.events import RecordedContact, Retraction, stored_fact
+from domain.events import RecordedContact, Retraction
 from domain.segments import Segment, resegment, segments
 from domain.status import known_facts
+from domain.time import TICK
 from infra.logging import get_logger
 from infra.readmodel import ChangeSet, ChannelView, tracking_name
-from infra.readmodel.rows import (
-    MICROSECOND,
-    ActorState,
-    micros,
-    retraction_from,
-    sketch_from,
-)
+from infra.readmodel.rows import ActorState, retraction_from, sketch_from
 
 RECORDED = get_topic(Contact.Recorded)
 RETRACTED = get_topic(Contact.Retracted)
@@ -105,7 +100,7 @@ def actors_in_log(app: Any, batch: int = 1000) -> list[ActorProfile]:
 def fold(event: DomainEventProtocol[Any], position: int) -> Item | None:
     """The fact, retraction or actor change a domain event records, if it records one."""
     if isinstance(event, Contact.Recorded):
-        return RecordedContact(stored_fact(event.fact), event.timestamp, position)
+        return RecordedContact(event.fact, event.timestamp, position)
     if isinstance(event, Contact.Retracted):
         return Retraction(
             event.retraction_id, event.originator_id, event.reason, event.timestamp, position
@@ -294,7 +289,7 @@ class ChannelProjection:
         ledger.learn(item)
         before = ledger.believed
         kept, tail = resegment(before, ledger.known, self.window, valid_from)
-        changes.replace(channel, micros(at), before[kept:], tail)
+        changes.replace(channel, at, before[kept:], tail)
         ledger.believed = before[:kept] + tail
         ledger.last_tx = at
 
@@ -302,11 +297,11 @@ class ChannelProjection:
         """A transaction time older than the channel's latest (writers raced, or the same
         instant twice): forget the channel's rows from `at` on and write them again."""
         assert ledger.last_tx is not None
-        changes.rewind(channel, micros(at))
-        before = ledger.segments_at(at - MICROSECOND, self.window)
+        changes.rewind(channel, at)
+        before = ledger.segments_at(at - TICK, self.window)
         for t in sorted(t for t in ledger.times() if t >= at):
             after = segments(ledger.known_at(t), self.window)
-            changes.replace(channel, micros(t), before, after)
+            changes.replace(channel, t, before, after)
             before = after
         ledger.believed = before
         ledger.last_tx = max(ledger.last_tx, at)

@@ -35,7 +35,6 @@ projections = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help, like the main command's
 )
-DAY_US = 86_400_000_000
 
 
 def _fail(message: str) -> NoReturn:
@@ -153,7 +152,6 @@ def status_command() -> None:
     from rich.table import Table
 
     from infra.readmodel import open_view
-    from infra.readmodel.rows import MICROSECOND
     from infra.schema import check_at_head
     from infra.store import describe
 
@@ -173,7 +171,7 @@ def status_command() -> None:
         table.add_row(
             str(g.number),
             g.state,
-            str(g.window_us // DAY_US),
+            str(g.window.days),
             f"{g.position:,}",
             f"{head:,}",
             f"{head - g.position:,}",
@@ -181,8 +179,8 @@ def status_command() -> None:
     Console().print(table)
     if not generations:
         Console().print(f"No read model yet; the log's head is {head:,}.", highlight=False)
-    built_for = [g.window_us for g in generations if g.state == "live"]
-    if generations and settings.window // MICROSECOND not in built_for:
+    built_for = [g.window for g in generations if g.state == "live"]
+    if generations and settings.window not in built_for:
         Console().print(
             f"The live generation was not built for W = {settings.window_days} days: "
             "run `backchannel projections rebuild`.",

@@ -29,7 +29,6 @@ from psycopg import sql
 
 from infra.logging import get_logger
 from infra.readmodel import ChannelView, GenerationRetired, PositionMoved, open_view, tracking_name
-from infra.readmodel.rows import MICROSECOND, micros
 from infra.schema import check_at_head
 from infra.settings import Settings
 from infra.store import eventsourcing_env
@@ -124,24 +123,24 @@ class Projector:
         """The projection for our generation, resumed from the position the view holds."""
         if self._projection is not None:
             return self._projection
-        window_us = self.settings.window // MICROSECOND
+        window = self.settings.window
         number = self.generation
         if number is None:
             live = self.view.live()
             if live is None:
                 with suppress(ValueError):  # another projector created it first
-                    self.view.create_generation(window_us, micros(datetime.now(UTC)), live=True)
+                    self.view.create_generation(window, datetime.now(UTC), live=True)
                 live = self.view.live()
                 assert live is not None
-            number, built_for = live.number, live.window_us
+            number, built_for = live.number, live.window
         else:
             found = [g for g in self.view.generations() if g.number == number]
             if not found or found[0].state == "retired":
                 raise GenerationRetired(f"generation {number} is not there to build")
-            built_for = found[0].window_us
-        if built_for != window_us:
+            built_for = found[0].window
+        if built_for != window:
             raise WindowMismatch(
-                f"the read model was built for W = {built_for // 86_400_000_000} days and the "
+                f"the read model was built for W = {built_for.days} days and the "
                 f"settings say {self.settings.window_days}: run `backchannel projections rebuild`"
             )
         self._projection = ChannelProjection(

@@ -30,7 +30,6 @@ from infra.readmodel import (
     open_view,
     retrying,
 )
-from infra.readmodel.rows import MICROSECOND, micros
 from infra.settings import Settings
 
 PAGE = 101  # channels per query when a board is read lazily (an API page and one more)
@@ -118,7 +117,7 @@ class ReadModel:
         """The channel's status intervals over valid time as known at `known_at`."""
         self._check(window)
         channel = channel_id(a, b)
-        live, parts = retrying(lambda: self.view.timeline_of(channel, micros(known_at)))
+        live, parts = retrying(lambda: self.view.timeline_of(channel, known_at))
         self._check_live(live)
         return timeline_of(parts) if parts else timeline([], self.window)
 
@@ -179,13 +178,13 @@ class ReadModel:
     ) -> list[tuple[RecordedContact, Retraction | None]]:
         """Events recorded by `known_at` matching every filter, by occurred_at then position,
         after the event keyed `after`; each with its retraction if retracted by `known_at`."""
-        wanted = EventFilter(
-            known_at=micros(known_at),
+        wanted = EventFilter.of(
+            known_at,
             channel=channel,
             actor=actor,
             types=tuple(t.value for t in types),
-            valid_from=None if occurred_from is None else micros(occurred_from),
-            valid_to=None if occurred_to is None else micros(occurred_to),
+            valid_from=occurred_from,
+            valid_to=occurred_to,
             after=after,
         )
         return retrying(lambda: self.view.events_where(wanted, limit))
@@ -216,7 +215,7 @@ class ReadModel:
     # -- helpers ----------------------------------------------------------------
 
     def _at(self, as_of: datetime, known_at: datetime) -> Window:
-        return Window(micros(as_of), micros(known_at), self.window // MICROSECOND)
+        return Window.of(as_of, known_at, self.window)
 
     def _answer(self, found: Found, as_of: datetime, known_at: datetime) -> ChannelStatus:
         return answer(
@@ -237,7 +236,7 @@ class ReadModel:
             )
 
     def _check_live(self, live: Live | None) -> None:
-        if live is not None and live.window_us != self.window // MICROSECOND:
+        if live is not None and live.window != self.window:
             raise ReadModelUnavailable(
                 "the read model was built for another window W: "
                 "run `backchannel projections rebuild`"

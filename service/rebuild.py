@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from infra.readmodel import open_view
-from infra.readmodel.rows import MICROSECOND, micros
 from infra.settings import Settings
 from service.bootstrap import bootstrap
 from service.projector import Progress, Projector
@@ -51,8 +50,7 @@ def rebuild(
     view = open_view(settings)
     app = bootstrap(settings)
     try:
-        now = micros(datetime.now(UTC))
-        number = view.create_generation(settings.window // MICROSECOND, now, live=False)
+        number = view.create_generation(settings.window, datetime.now(UTC), live=False)
         projector = Projector(
             settings,
             app=app,
@@ -65,7 +63,7 @@ def rebuild(
         started = time.monotonic()
         projector.catch_up(progress=progress)
         view.analyze()  # the new rows' statistics, before readers plan queries over them
-        while not view.promote(number, micros(datetime.now(UTC))):
+        while not view.promote(number, datetime.now(UTC)):
             projector.catch_up(progress=progress)
         seconds = time.monotonic() - started
         dropped = view.drop_retired()

@@ -12,7 +12,7 @@ from domain.time import format_boundary, format_instant
 
 
 def timestamp(value: datetime) -> str:
-    """A transaction time, at full (microsecond) precision, in UTC with a `Z`."""
+    """A transaction time, at the full precision it was stamped with, in UTC with a `Z`."""
     return format_instant(value)
 
 

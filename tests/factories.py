@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.events import RecordedContact, Retraction, stored_fact
+from domain.events import ContactFact, RecordedContact, Retraction, parse_fact
 
 T0 = datetime(2022, 3, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def fact(
@@ -29,11 +30,16 @@ def fact(
     }
 
 
+def typed(data: dict[str, Any]) -> ContactFact:
+    """A fact in the API's JSON shape as the domain type (any occurred_at is accepted)."""
+    return parse_fact(data, now=FAR_FUTURE, new_id=UUID(int=0))
+
+
 def recorded(
     data: dict[str, Any], *, recorded_at: datetime = T0, position: int = 1
 ) -> RecordedContact:
     """The fact as the log would hold it."""
-    return RecordedContact(stored_fact(data), recorded_at, position)
+    return RecordedContact(typed(data), recorded_at, position)
 
 
 def history(*items: dict[str, Any], start: datetime = T0) -> list[RecordedContact]:

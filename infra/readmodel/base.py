@@ -14,10 +14,12 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from infra.readmodel.rows import MICROSECOND, micros
 from infra.readmodel.tables import TABLES
 
 TRACKING_PREFIX = "Backchannel/channels#"
@@ -46,6 +48,10 @@ class Generation:
     state: str
     window_us: int
     position: int
+
+    @property
+    def window(self) -> timedelta:
+        return self.window_us * MICROSECOND
 
 
 def tracking_name(generation: int) -> str:
@@ -123,11 +129,12 @@ class ViewBase(TrackingRecorder):
         """The generation readers read, if there is one."""
         return next((g for g in self.generations() if g.state == "live"), None)
 
-    def create_generation(self, window_us: int, now_us: int, *, live: bool) -> int:
+    def create_generation(self, window: timedelta, now: datetime, *, live: bool) -> int:
         """Start a new, empty generation (live only when there is none yet); its number.
 
         A generation left `building` by an interrupted rebuild is retired first.
         """
+        window_us, now_us = window // MICROSECOND, micros(now)
         with self._writing() as c:
             self._lock_generations(c, exclusive=True)
             existing = self._generations(c)
@@ -156,7 +163,7 @@ class ViewBase(TrackingRecorder):
             self._track(c, Tracking(tracking_name(number), 0))
             return number
 
-    def promote(self, number: int, now_us: int) -> bool:
+    def promote(self, number: int, now: datetime) -> bool:
         """Make generation `number` live if it has processed at least what the live one has.
 
         One transaction: readers see the old generation or the new, never a
@@ -181,7 +188,7 @@ class ViewBase(TrackingRecorder):
                     "UPDATE projection_generations SET state = 'live', promoted_at = %(now)s "
                     "WHERE generation = %(g)s"
                 ),
-                {"g": number, "now": now_us},
+                {"g": number, "now": micros(now)},
             )
             return True
 

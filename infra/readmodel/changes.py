@@ -10,10 +10,11 @@ is written before it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.events import RecordedContact, Retraction
 from domain.segments import Segment
-from infra.readmodel.rows import MAX_TIME, ActorState, lower
+from infra.readmodel.rows import MAX_TIME, ActorState, lower, micros
 
 SegmentKey = tuple[str, int]  # (channel, valid_from)
 
@@ -79,16 +80,19 @@ class ChangeSet:
         assert isinstance(last, SegmentWrites)
         return last
 
-    def replace(self, channel: str, at: int, before: list[Segment], after: list[Segment]) -> None:
+    def replace(
+        self, channel: str, at: datetime, before: list[Segment], after: list[Segment]
+    ) -> None:
         """From `at` on, `after` is believed instead of `before`; only differences are written."""
         kept = set(before) & set(after)
+        since = micros(at)
         writes = self._writes()
         for segment in before:
             if segment not in kept:
-                writes.close(channel, segment, at)
+                writes.close(channel, segment, since)
         for segment in after:
             if segment not in kept:
-                writes.open(channel, segment, at)
+                writes.open(channel, segment, since)
 
-    def rewind(self, channel: str, at: int) -> None:
-        self.steps.append(Rewind(channel, at))
+    def rewind(self, channel: str, at: datetime) -> None:
+        self.steps.append(Rewind(channel, micros(at)))

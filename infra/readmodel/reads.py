@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.actors import fold
@@ -16,6 +17,7 @@ from domain.events import RecordedContact, Retraction
 from domain.segments import Segment
 from infra.readmodel.base import Cursor, ViewBase, tracking_name
 from infra.readmodel.rows import (
+    MICROSECOND,
     ActorState,
     Row,
     actor_from,
@@ -51,6 +53,28 @@ class EventFilter:
     valid_to: int | None = None
     after: tuple[int, int] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        known_at: datetime,
+        *,
+        channel: str | None = None,
+        actor: str | None = None,
+        types: tuple[str, ...] = (),
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+        after: tuple[int, int] | None = None,
+    ) -> EventFilter:
+        return cls(
+            micros(known_at),
+            channel,
+            actor,
+            types,
+            None if valid_from is None else micros(valid_from),
+            None if valid_to is None else micros(valid_to),
+            after,
+        )
+
 
 @dataclass(frozen=True)
 class Live:
@@ -58,6 +82,10 @@ class Live:
 
     number: int
     window_us: int
+
+    @property
+    def window(self) -> timedelta:
+        return self.window_us * MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -77,6 +105,10 @@ class Window:
     as_of: int
     known_at: int
     window: int
+
+    @classmethod
+    def of(cls, as_of: datetime, known_at: datetime, window: timedelta) -> Window:
+        return cls(micros(as_of), micros(known_at), window // MICROSECOND)
 
     def params(self, generation: int) -> dict[str, Any]:
         return {"g": generation, "a": self.as_of, "k": self.known_at}
@@ -136,7 +168,7 @@ class ViewReads(ViewBase):
             rows = self._board_rows(c, params, actor is not None, status is not None)
             return live, self._complete(c, live.number, at, rows)
 
-    def timeline_of(self, channel: str, known_at: int) -> tuple[Live | None, list[Segment]]:
+    def timeline_of(self, channel: str, known_at: datetime) -> tuple[Live | None, list[Segment]]:
         with self._reading() as c:
             live = self._live(c)
             if live is None:
@@ -147,7 +179,7 @@ class ViewReads(ViewBase):
                     "WHERE generation = %(g)s AND channel = %(c)s "
                     "AND known_from <= %(k)s AND known_to > %(k)s ORDER BY valid_from"
                 ),
-                {"g": live.number, "c": channel, "k": known_at},
+                {"g": live.number, "c": channel, "k": micros(known_at)},
             )
             return live, [segment_from(row) for row in c.fetchall()]
 

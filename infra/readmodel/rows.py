@@ -21,12 +21,10 @@ from domain.events import (
     Precision,
     RecordedContact,
     Retraction,
-    Source,
     channel_actors,
 )
 from domain.segments import Segment
 from domain.status import Status
-from domain.time import parse_instant
 
 MIN_TIME = -(2**62)
 MAX_TIME = 2**62
@@ -132,32 +130,7 @@ def retraction_row(generation: int, retraction: Retraction) -> dict[str, Any]:
 def contact_from(row: Row) -> RecordedContact:
     """The fact as recorded, in full (for answers), from the JSON `fact_row` wrote."""
     return RecordedContact(
-        _fact_from(json.loads(row["fact"])), instant(row["recorded_at"]), row["position"]
-    )
-
-
-def _fact_from(data: dict[str, Any]) -> ContactFact:
-    """Read back `ContactFact.to_dict()`: the fact was checked before it was written,
-    so it is rebuilt field by field rather than validated again (domain.events.stored_fact)."""
-    return ContactFact(
-        id=UUID(data["id"]),
-        type=EventType(data["type"]),
-        occurred_at=parse_instant(data["occurred_at"]),
-        precision=Precision(data["precision"]),
-        actor=data["actor"],
-        counterpart=data["counterpart"],
-        summary=data["summary"],
-        sources=tuple(
-            Source(
-                name=s["name"],
-                url=s["url"],
-                published_at=None
-                if s["published_at"] is None
-                else parse_instant(s["published_at"]),
-            )
-            for s in data["sources"]
-        ),
-        details=data["details"],
+        ContactFact.from_dict(json.loads(row["fact"])), instant(row["recorded_at"]), row["position"]
     )
 
 

@@ -1,8 +1,8 @@
 """Request and response models of the HTTP API, and the types of its query parameters.
 
 Request bodies forbid unknown fields (a typo must not silently drop data) and
-check the shape only; the domain checks the rules (domain/events.py,
-domain/actors.py) and the routes hand it the body as JSON. Response models
+check the shape only, and a fact's body becomes the domain's `ContactFact` here,
+once; the domain checks the rules (domain/events.py, domain/actors.py). Response models
 describe the shapes service/views.py builds. Examples (examples.py) come from the
 reference article: the Austin-Shoigu call of 18 February 2022 and the refusals that followed.
 """
@@ -13,6 +13,7 @@ import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID, uuid4
 
 from pydantic import (
     AfterValidator,
@@ -26,7 +27,7 @@ from pydantic import (
 )
 
 from domain.actors import ActorKind
-from domain.events import MAX_SUMMARY, EventType, Precision
+from domain.events import MAX_SUMMARY, ContactFact, EventType, Precision, Source, default_precision
 from domain.status import Status
 from domain.time import Instant, end_of, parse_instant, start_of
 from service.api.examples import (
@@ -211,6 +212,10 @@ class SourceIn(RequestModel):
     url: HttpUrlText | None = None
     published_at: InstantText | None = None
 
+    def source(self) -> Source:
+        published = None if self.published_at is None else parse_instant(self.published_at)
+        return Source(name=self.name, url=self.url, published_at=published)
+
 
 class DetailsIn(BaseModel):
     """Type-specific details; the keys below are known, others are kept as sent."""
@@ -239,9 +244,26 @@ class EventIn(RequestModel):
     sources: list[SourceIn] = Field(default_factory=list, max_length=100)
     details: DetailsIn = Field(default_factory=DetailsIn)
 
-    def fact(self) -> dict[str, Any]:
-        """The fact in the domain's JSON shape: what was sent, nothing added."""
-        return self.model_dump(mode="json", exclude_unset=True)
+    def fact(self) -> ContactFact:
+        """The fact as the domain's type: what was sent, canonicalised (a new id if none
+        was chosen). The shape is checked here; the domain checks the rules."""
+        occurred_at = parse_instant(self.occurred_at)
+        details = self.details.model_dump(mode="json", exclude_unset=True)
+        if "in_response_to" in details:
+            details["in_response_to"] = str(UUID(details["in_response_to"]))
+        return ContactFact(
+            id=uuid4() if self.id is None else UUID(self.id),
+            type=self.type,
+            occurred_at=occurred_at,
+            precision=self.precision
+            if "precision" in self.model_fields_set
+            else default_precision(occurred_at),
+            actor=self.actor,
+            counterpart=self.counterpart,
+            summary=self.summary,
+            sources=tuple(source.source() for source in self.sources),
+            details=details,
+        )
 
 
 class BatchIn(RequestModel):

@@ -20,7 +20,7 @@ import pytest
 
 from bench.workload import load
 from infra.readmodel import open_view
-from infra.readmodel.rows import MICROSECOND
+from infra.readmodel.rows import EPOCH
 from service.projector import Projector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_projector_killed_while_catching_up_resumes_to_the_same_read_model(
 
         live = view.live()
         assert live is not None and live.number == 1
-        reference = view.create_generation(settings.window // MICROSECOND, 0, live=False)
+        reference = view.create_generation(settings.window, EPOCH, live=False)
         uninterrupted = Projector(
             settings, app=backchannel, view=view, generation=reference, batch_size=1700
         )

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.errors import Conflict, InvalidFact, UnknownActor
-from domain.events import RecordedContact, stored_fact
+from domain.events import RecordedContact
 from domain.status import Status, channel_status
 from domain.time import end_of
 from infra.schema import SchemaOutOfDate
@@ -19,7 +19,7 @@ from service.bootstrap import bootstrap
 from service.replay import ReplayingBackchannel
 from service.transfer import SEEDS, import_actors, read_lines, seed
 from tests.article import ARTICLE_BOARD
-from tests.factories import fact
+from tests.factories import fact, typed
 
 
 def board(app: ReplayingBackchannel, day: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ def test_seeding_twice_stores_nothing_new(backchannel):
 def expected_board(items: list[dict], day: str) -> dict[str, str]:
     """The pure rule over the seed facts in file order: the reference answer."""
     now = datetime.now(UTC)
-    facts = [RecordedContact(stored_fact(i), now, n) for n, i in enumerate(items, 1)]
+    facts = [RecordedContact(typed(i), now, n) for n, i in enumerate(items, 1)]
     expected = {}
     for channel in {f.fact.channel for f in facts}:
         answer = channel_status(

@@ -28,6 +28,7 @@ from domain.status import Status
 from service.application import Backchannel
 from service.projector import Projector
 from service.queries import ReadModel
+from tests.factories import typed
 
 EPOCH = datetime(2022, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -108,7 +109,7 @@ class History:
                 self.times.append(written.contact.recorded_at)
         elif kind == "race":
             # Two writers: the first fact is stamped first, the second is stored first.
-            first, second = (Contact(fact=self.named(i)) for i in value)
+            first, second = (Contact(fact=typed(self.named(i))) for i in value)
             self.app.save(second)
             self.app.save(first)
             for contact in (second, first):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from infra.logging import configure_logging
 from infra.readmodel import GenerationRetired, open_view
-from infra.readmodel.rows import MICROSECOND
+from infra.readmodel.rows import EPOCH
 from infra.settings import Settings
 from service.projections_cli import projections
 from service.projector import Projector, WindowMismatch
@@ -73,18 +73,18 @@ def test_rebuild_builds_a_new_generation_aside_and_switches_only_once_caught_up(
     view = open_view(settings)
     try:
         before = answers(model)
-        window = settings.window // MICROSECOND
-        building = view.create_generation(window, 0, live=False)
+        window = settings.window
+        building = view.create_generation(window, EPOCH, live=False)
         half = Projector(settings, app=seeded, view=view, generation=building, batch_size=5)
         half.step()
         assert answers(model) == before  # readers still read the live generation
-        assert not view.promote(building, 0)  # behind the live one: no switch
+        assert not view.promote(building, EPOCH)  # behind the live one: no switch
         half.catch_up()
         seeded.record_fact(fact("statement", "2022-03-30"))
         live.catch_up()
-        assert not view.promote(building, 0)  # the live one moved on meanwhile
+        assert not view.promote(building, EPOCH)  # the live one moved on meanwhile
         half.catch_up()
-        assert view.promote(building, 0)
+        assert view.promote(building, EPOCH)
         assert [(g.number, g.state) for g in view.generations()] == [
             (building, "live"),
             (1, "retired"),
@@ -153,7 +153,7 @@ def test_two_projectors_sharing_a_generation_apply_every_batch_once(settings, se
         thread.join()
     view = open_view(settings)
     try:
-        reference = view.create_generation(settings.window // MICROSECOND, 0, live=False)
+        reference = view.create_generation(settings.window, EPOCH, live=False)
         Projector(settings, app=seeded, view=view, generation=reference).catch_up()
         shared, alone = rows(view, 1), rows(view, reference)
         for table in TABLES:

@@ -3,13 +3,14 @@ made before the read model held actors and events is upgraded in place and rebui
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from fastapi.testclient import TestClient
 
 from infra import schema
 from infra.readmodel import open_view
+from infra.readmodel.rows import EPOCH
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 from service.api import create_app
@@ -34,7 +35,7 @@ def test_a_store_at_revision_0002_migrates_and_rebuilds_every_answer_from_its_lo
     open_view(settings, create_table=True).close()
     command.upgrade(schema.alembic_config(settings), "0002")
     view = open_view(settings)
-    view.create_generation(30 * 86_400_000_000, 0, live=True)  # the old read model's
+    view.create_generation(timedelta(days=30), EPOCH, live=True)  # the old read model's
     view.close()
     writer = bootstrap(settings, check_schema=False)
     try:

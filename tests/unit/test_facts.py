@@ -10,6 +10,7 @@ import pytest
 from domain.actors import ActorKind, ActorProfile, fold, parse_actor, suggest
 from domain.errors import InvalidFact
 from domain.events import Precision, check_response, parse_fact
+from service.api.schemas import EventIn
 from tests.factories import fact
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -115,3 +116,21 @@ def test_actor_fields_are_checked():
         ("country",),
         ("x",),
     }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        fact("call_held", "2022-02-18"),
+        fact("call_held", "2022-02-18T10:00:00+02:00", summary="called"),
+        fact(
+            "call_refused",
+            "2022-03-01",
+            precision="week",
+            sources=[{"name": "TASS", "published_at": "2022-03-02"}, {"name": "AP"}],
+            details={"in_response_to": "6F1C1F2A-0B1E-4C3D-9A55-2F7D1E0C0A01", "mode": "phone"},
+        ),
+    ],
+)
+def test_a_request_body_becomes_the_fact_an_import_line_becomes(data):
+    assert EventIn.model_validate(data).fact() == parse_fact(data, now=NOW, new_id=uuid4())

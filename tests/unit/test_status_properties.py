@@ -10,8 +10,9 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.events import EventType, RecordedContact, Retraction, stored_fact
+from domain.events import EventType, RecordedContact, Retraction
 from domain.status import channel_status, known_facts, timeline
+from tests.factories import typed
 
 EPOCH = datetime(2022, 1, 1, tzinfo=UTC)
 RECORDING_STARTS = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,7 +43,7 @@ def facts(draw: st.DrawFn) -> dict:
 def arrive(items: list[dict], start: datetime = RECORDING_STARTS) -> list[RecordedContact]:
     """Record `items` in the order given, one second apart."""
     return [
-        RecordedContact(stored_fact(item), start + timedelta(seconds=i), i + 1)
+        RecordedContact(typed(item), start + timedelta(seconds=i), i + 1)
         for i, item in enumerate(items)
     ]
 
@@ -138,7 +139,7 @@ def test_retraction_then_the_same_fact_under_a_new_id_restores_earlier_answers(
     later = events[-1].recorded_at
     withdrawn = Retraction(UUID(int=1), target.id, "wrong id", later + timedelta(seconds=1), 0)
     again = {**target.fact.to_dict(), "id": str(UUID(int=2**70))}
-    restored = RecordedContact(stored_fact(again), later + timedelta(seconds=2), len(events) + 1)
+    restored = RecordedContact(typed(again), later + timedelta(seconds=2), len(events) + 1)
     known_at = later + timedelta(seconds=3)
 
     before = answer(events, [], as_of, known_at, window)
