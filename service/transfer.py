@@ -23,7 +23,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.actors import ActorProfile, actor_uuid, parse_actor
+from domain.actors import ActorProfile, actor_uuid, parse_actor, suggest
 from domain.contacts import Contact
 from domain.errors import Conflict, DomainError, FieldError, InvalidFact, UnknownActor
 from domain.events import (
@@ -335,6 +335,10 @@ class Store:
             self._actors[actor_id] = bool(found)
         return self._actors[actor_id]
 
+    def unknown_actor(self, name: str) -> UnknownActor:
+        """The error for an unregistered actor, with the closest registered ones."""
+        return UnknownActor(name, suggest(name, self.app.refresh().actors.values()))
+
     def events_of(self, originator_id: UUID) -> list[Any]:
         return [
             self.app.mapper.to_domain_event(stored)
@@ -389,7 +393,7 @@ def check_event_stream(
             for role in ("actor", "counterpart"):
                 name = getattr(fact, role)
                 if not store.has_actor(name):
-                    raise BadLine(number, f"{role}: unknown actor {name!r}")
+                    raise BadLine(number, str(store.unknown_actor(name)))
             if fact.in_response_to is not None:
                 index.expect_request(number, fact)
             stored = store.fact(fact.id)
