@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from psycopg import sql
 
@@ -248,7 +248,7 @@ def test_restore_into_a_store_that_is_not_empty_is_refused_with_the_reason(
 ) -> None:
     with stores.fresh() as target:
         target.register_actor({"id": "ann", "name": "Ann", "kind": "person", "country": "US"})
-        with pytest.raises(NotEmpty, match="not empty.*--as-new"):
+        with pytest.raises(NotEmpty, match=r"not empty.*--as-new"):
             import_archive(target, io.BytesIO(seeded_archive))
         assert target.head() == 1
 
