@@ -295,7 +295,9 @@ def _meter() -> Iterator[Meter]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        yield _Bar(progress)
+        bar = _Bar(progress)
+        yield bar
+        bar.flush()
 
 
 class _Bar:
@@ -312,6 +314,7 @@ class _Bar:
         self.clock = time.monotonic
 
     def phase(self, name: str, total: int | None) -> None:
+        self.flush()
         self.lines = 0
         self.started = self.shown = self.clock()
         self.task = self.progress.add_task(name, total=total, lines=0, rate=0.0)
@@ -320,11 +323,16 @@ class _Bar:
         assert self.task is not None
         self.lines += lines
         self.progress.advance(self.task, size)
-        now = self.clock()
-        if now - self.shown >= 0.1:
-            self.shown = now
-            rate = self.lines / max(now - self.started, 1e-6)
-            self.progress.update(self.task, lines=self.lines, rate=rate)
+        if self.clock() - self.shown >= 0.1:
+            self.flush()
+
+    def flush(self) -> None:
+        """Show the current count and rate (updates are otherwise a tenth of a second apart)."""
+        if self.task is None:
+            return
+        self.shown = now = self.clock()
+        rate = self.lines / max(now - self.started, 1e-6)
+        self.progress.update(self.task, lines=self.lines, rate=rate)
 
 
 @app.command()
