@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 
@@ -27,6 +27,7 @@ from service.projections_cli import projections, projector
 # them (bench/cli_startup.py measures it).
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress, TaskID
     from rich.table import Table
     from structlog.stdlib import BoundLogger
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from domain.time import Instant
     from infra.settings import Settings
     from service.application import Backchannel
+    from service.transfer import Meter
 
 app = typer.Typer(
     name="backchannel",
@@ -187,38 +189,150 @@ def seed() -> None:
 @app.command("import")
 def import_file(
     file: Annotated[
-        Path, typer.Argument(help="JSON Lines file, one event (or actor) per line; - for stdin")
+        Path,
+        typer.Argument(
+            help="JSON Lines file: events, actors (--actors) or an archive; - for stdin"
+        ),
     ],
     actors: Annotated[
         bool, typer.Option("--actors", help="The file holds actors, not events.")
     ] = False,
+    as_new: Annotated[
+        bool,
+        typer.Option(
+            "--as-new",
+            help="Append an archive's records as new ones (recorded now, ids kept) into a"
+            " store that is not empty.",
+        ),
+    ] = False,
 ) -> None:
-    """Import events (or, with --actors, actors): every line is checked before any is stored."""
-    from service import transfer
+    """Import events, actors or an archive: every line is checked before any is stored.
+
+    An event file is streamed (memory does not grow with it); a line without an id
+    gets one derived from its content, so importing a file again stores nothing new.
+    An archive (from `export --archive`) restores into an empty store with every
+    recorded_at it had.
+    """
+    from service import archive, transfer
 
     settings = _settings()
     what = "actors" if actors else "events"
-    with _reported():
+    with _reported(), _input(file) as stream:
         try:
-            if str(file) == "-":
-                items = transfer.read_lines(sys.stdin)
-            else:
-                with file.open(encoding="utf-8") as stream:
-                    items = transfer.read_lines(stream)
-        except OSError as error:
-            raise Failure(f"cannot read {file}: {error.strerror or error}") from None
-        except UnicodeDecodeError:
-            raise Failure(f"{file}: not UTF-8 text") from None
+            with _opened(settings) as backchannel:
+                if actors:
+                    stored, present = transfer.import_actors(
+                        backchannel, transfer.iter_lines(stream)
+                    )
+                elif archive.is_archive(stream):
+                    what = "records"
+                    with _meter() as meter:
+                        stored, present = archive.import_archive(
+                            backchannel, stream, as_new=as_new, meter=meter
+                        )
+                else:
+                    if as_new:
+                        raise Failure(f"{file}: --as-new is for archives; this is an event file")
+                    with _meter() as meter:
+                        stored, present = transfer.import_event_stream(
+                            backchannel, stream, meter=meter
+                        )
         except transfer.BadLine as bad:
             raise Failure(f"{file}: {bad}; nothing was stored") from None
-        with _opened(settings) as backchannel:
-            load = transfer.import_actors if actors else transfer.import_events
-            try:
-                stored, present = load(backchannel, items)
-            except transfer.BadLine as bad:
-                raise Failure(f"{file}: {bad}; nothing was stored") from None
+        except archive.NotEmpty as refused:
+            raise Failure(f"{file}: {refused}; nothing was stored") from None
+        except OSError as error:
+            raise Failure(f"cannot read {file}: {error.strerror or error}") from None
     _log().info("imported", kind=what, file=str(file), stored=stored, present=present)
     _out().print(f"{what}: {stored} stored, {present} already present", highlight=False)
+
+
+@contextmanager
+def _input(file: Path) -> Iterator[BinaryIO]:
+    """The file as a seekable binary stream; standard input is spooled to a temporary file."""
+    import shutil
+    import tempfile
+
+    if str(file) == "-":
+        with tempfile.TemporaryFile(prefix="backchannel-stdin-") as spool:
+            shutil.copyfileobj(sys.stdin.buffer, spool)
+            spool.seek(0)
+            yield spool
+        return
+    try:
+        stream = file.open("rb")
+    except OSError as error:
+        raise Failure(f"cannot read {file}: {error.strerror or error}") from None
+    with stream:
+        yield stream
+
+
+@contextmanager
+def _meter() -> Iterator[Meter]:
+    """A progress bar with rate and ETA on a terminal (stderr); nothing otherwise."""
+    from rich.console import Console
+
+    from service.transfer import Silent
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield Silent()
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[lines]:>9,} lines"),
+        TextColumn("{task.fields[rate]:>8,.0f} lines/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = _Bar(progress)
+        yield bar
+        bar.flush()
+
+
+class _Bar:
+    """Meter on a rich Progress: one task per phase, advanced by bytes, rate in lines."""
+
+    def __init__(self, progress: Progress) -> None:
+        import time
+
+        self.progress = progress
+        self.task: TaskID | None = None
+        self.lines = 0
+        self.started = 0.0
+        self.shown = 0.0
+        self.clock = time.monotonic
+
+    def phase(self, name: str, total: int | None) -> None:
+        self.flush()
+        self.lines = 0
+        self.started = self.shown = self.clock()
+        self.task = self.progress.add_task(name, total=total, lines=0, rate=0.0)
+
+    def advance(self, size: int, lines: int) -> None:
+        assert self.task is not None
+        self.lines += lines
+        self.progress.advance(self.task, size)
+        if self.clock() - self.shown >= 0.1:
+            self.flush()
+
+    def flush(self) -> None:
+        """Show the current count and rate (updates are otherwise a tenth of a second apart)."""
+        if self.task is None:
+            return
+        self.shown = now = self.clock()
+        rate = self.lines / max(now - self.started, 1e-6)
+        self.progress.update(self.task, lines=self.lines, rate=rate)
 
 
 @app.command()
@@ -226,21 +340,40 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
+    archive: Annotated[
+        bool,
+        typer.Option(
+            "--archive",
+            help="The whole log (actors and their changes, events, retractions, each with"
+            " its recorded_at), checked line by line; restores with `import`.",
+        ),
+    ] = False,
 ) -> None:
-    """Export every event, in log order, as JSON Lines (the API's event shape)."""
+    """Export every event, in log order, as JSON Lines (the API's event shape), or an archive."""
     from service import transfer
 
     settings = _settings()
     with _reported(), _opened(settings) as backchannel:
+        if archive:
+            from service.archive import export_archive
+
+            lines = export_archive(backchannel)
+        else:
+            lines = transfer.export_events(backchannel)
         if output is None:
-            count = _write_lines(transfer.export_events(backchannel), sys.stdout.write)
+            count = _write_lines(lines, sys.stdout.write)
         else:
             try:
                 with output.open("w", encoding="utf-8") as stream:
-                    count = _write_lines(transfer.export_events(backchannel), stream.write)
+                    count = _write_lines(lines, stream.write)
             except OSError as error:
                 raise Failure(f"cannot write {output}: {error.strerror or error}") from None
-    _log().info("exported", events=count, output=str(output) if output else "stdout")
+    _log().info(
+        "exported",
+        form="archive" if archive else "events",
+        lines=count,
+        output=str(output) if output else "stdout",
+    )
 
 
 def _write_lines(lines: Iterator[str], write: Callable[[str], object]) -> int:

@@ -254,3 +254,28 @@ def test_bad_database_url_is_reported_as_a_setting(tmp_path: Path) -> None:
 def test_the_read_model_commands_are_mounted(seeded: Cli) -> None:
     assert "generation" in seeded("projections", "status").stdout
     assert "projector" in seeded("--help").stdout
+
+
+def test_an_id_less_file_imported_twice_stores_nothing_the_second_time(
+    seeded: Cli, tmp_path: Path
+) -> None:
+    event = json.loads((SEEDS / "events.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    del event["id"]
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(event) + "\n", encoding="utf-8")
+    assert "events: 1 stored, 0 already present" in seeded("import", str(path)).stdout
+    assert "events: 0 stored, 1 already present" in seeded("import", str(path)).stdout
+
+
+def test_an_archive_restores_into_an_empty_store_and_is_refused_by_a_full_one(
+    seeded: Cli, other_store_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "archive.jsonl"
+    seeded("export", "--archive", "--output", str(path))
+    refused = seeded("import", str(path), expect=1)
+    assert "not empty" in refused.stderr and "nothing was stored" in refused.stderr
+    other = Cli(other_store_url)
+    other("migrate")
+    assert "records: 37 stored, 0 already present" in other("import", str(path)).stdout
+    assert exported(other("export")) == exported(seeded("export"))
+    assert "records: 0 stored, 37 already present" in other("import", "--as-new", str(path)).stdout
