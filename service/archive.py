@@ -143,7 +143,7 @@ def _record_of(event: Any, slugs: dict[UUID, str]) -> dict[str, Any] | None:
         slug = slugs[event.originator_id]
         return {"record": "actor_role_changed", **at, "actor": slug, "role": event.role}
     if isinstance(event, Contact.Recorded):
-        return {"record": "event", **at, "event": dict(event.fact)}
+        return {"record": "event", **at, "event": event.fact.to_dict()}
     if isinstance(event, Contact.Retracted):
         return {
             "record": "retraction",
@@ -427,7 +427,7 @@ def _event(
             originator_id=UUID(fact["id"]),
             originator_version=1,
             timestamp=at,
-            fact=dict(fact),
+            fact=ContactFact.from_dict(fact),
         )
     if item.kind == "retraction":
         event_id = UUID(body["event"])

@@ -23,7 +23,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.actors import ActorProfile, actor_uuid, parse_actor, suggest
+from domain.actors import ActorProfile, actor_uuid, parse_actor
 from domain.contacts import Contact
 from domain.errors import Conflict, DomainError, FieldError, InvalidFact, UnknownActor
 from domain.events import (
@@ -32,7 +32,6 @@ from domain.events import (
     Precision,
     check_response,
     parse_fact,
-    stored_fact,
 )
 from domain.time import EARLIEST
 from infra.logging import get_logger
@@ -341,7 +340,7 @@ class Store:
 
     def unknown_actor(self, name: str) -> UnknownActor:
         """The error for an unregistered actor, with the closest registered ones."""
-        return UnknownActor(name, suggest(name, self.app.refresh().actors.values()))
+        return UnknownActor(name, self.app.suggest(name))
 
     def events_of(self, originator_id: UUID) -> list[Any]:
         return [
@@ -357,7 +356,7 @@ class Store:
         event = self.app.mapper.to_domain_event(found[0])
         if not isinstance(event, Contact.Recorded):
             return None
-        return stored_fact(event.fact)
+        return event.fact
 
 
 def checked_fact(number: int, item: Mapping[str, Any], now: datetime) -> ContactFact:
@@ -444,7 +443,7 @@ def store_event_stream(
         fresh = [f for f in facts if f.id not in known]
         try:
             if fresh:
-                app.save(*[Contact(fact=f.to_dict()) for f in fresh])
+                app.save(*[Contact(fact=f) for f in fresh])
         except IntegrityError:
             # Another writer stored some of them since the first pass: keep what matches.
             again = []
@@ -457,7 +456,7 @@ def store_event_stream(
                         f"event {fact.id} was stored meanwhile with different content"
                     ) from None
             if again:
-                app.save(*[Contact(fact=f.to_dict()) for f in again])
+                app.save(*[Contact(fact=f) for f in again])
             fresh = again
         stored += len(fresh)
         present += len(facts) - len(fresh)

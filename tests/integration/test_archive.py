@@ -32,6 +32,7 @@ from infra.settings import Settings
 from service.application import Backchannel
 from service.archive import NotEmpty, export_archive, import_archive
 from service.bootstrap import bootstrap, migrate
+from service.replay import Replay
 from service.transfer import BadLine, import_event_stream, line_id, seed
 from tests.e2e.processes import command
 
@@ -146,7 +147,7 @@ def play(app: Backchannel, steps: list[tuple[str, int, int, EventType, date]]) -
 def moments(app: Backchannel, picks: list[int]) -> list[tuple[datetime, datetime]]:
     """(as_of, known_at) pairs: valid times across the facts, transaction times around
     every recorded_at (just before, at, just after), including before each retraction."""
-    record = app.refresh()
+    record = Replay(app).refresh()
     stamps = [c.recorded_at for c in record.contacts.values()]
     stamps += [r.recorded_at for r in record.retractions.values()]
     tick = timedelta(microseconds=1)
@@ -158,7 +159,7 @@ def moments(app: Backchannel, picks: list[int]) -> list[tuple[datetime, datetime
 
 def answers(app: Backchannel, at: list[tuple[datetime, datetime]]) -> list[object]:
     """Every board, timeline and event list the record gives at those moments."""
-    record = app.refresh()
+    record = Replay(app).refresh()
     found: list[object] = [sorted(record.actors.items())]
     for as_of, known_at in at:
         found.append(list(record.board(as_of=as_of, known_at=known_at, window=app.window)))
@@ -199,7 +200,7 @@ def test_a_restored_archive_answers_every_question_as_its_source_did(
 @pytest.fixture
 def seeded_archive(backchannel: Backchannel) -> bytes:
     seed(backchannel)
-    event = next(iter(backchannel.refresh().contacts))
+    event = next(iter(Replay(backchannel).refresh().contacts))
     backchannel.retract(event, "misreported")
     backchannel.update_actor("sergei-shoigu", aliases=["Shoygu"])
     return archive_of(backchannel).getvalue()
@@ -256,12 +257,12 @@ def test_restore_into_a_store_that_is_not_empty_is_refused_with_the_reason(
 def test_as_new_appends_the_records_once_and_a_repeat_stores_nothing(
     seeded_archive: bytes, stores: Stores, backchannel: Backchannel
 ) -> None:
-    source = backchannel.refresh()
+    source = Replay(backchannel).refresh()
     with stores.fresh() as target:
         target.register_actor({"id": "ann", "name": "Ann", "kind": "person", "country": "US"})
         stored, present = import_archive(target, io.BytesIO(seeded_archive), as_new=True)
         assert (stored, present) == (source.position, 0)
-        record = target.refresh()
+        record = Replay(target).refresh()
         assert set(record.contacts) == set(source.contacts)
         assert set(record.retractions) == set(source.retractions)
         assert record.actors["sergei-shoigu"] == source.actors["sergei-shoigu"]
@@ -304,8 +305,8 @@ def test_an_id_less_file_imported_twice_stores_its_events_once(
     with path.open("rb") as stream:
         assert import_event_stream(backchannel, stream) == (0, 30)
     first = json.loads(path.read_text().splitlines()[0])
-    assert line_id(first) in backchannel.refresh().contacts
-    assert len(backchannel.refresh().contacts) == 30
+    assert line_id(first) in Replay(backchannel).refresh().contacts
+    assert len(Replay(backchannel).refresh().contacts) == 30
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -353,7 +354,7 @@ def test_an_import_killed_midway_and_run_again_ends_with_exactly_the_files_event
     )
     assert done.returncode == 0, done.stderr
     expected = {line_id(json.loads(line)) for line in path.read_text().splitlines()}
-    assert set(backchannel.refresh().contacts) == expected
+    assert set(Replay(backchannel).refresh().contacts) == expected
     assert backchannel.head() - actors == lines
 
 
