@@ -76,6 +76,14 @@ class ReadSide:
         `Readiness.stamp`); until the read model has caught up since start-up it
         is a 503 instead, unless the client's `min_position` is reached.
         """
+        self.caught_up()
+        position, head = self.readmodel.progress()  # read before the answer: a lower bound
+        self.stamp(position, head)
+        yield self.readmodel
+
+    def caught_up(self) -> None:
+        """Wait (bounded) for `min_position`, else for this process's own last write;
+        503 if `min_position` is not reached in time."""
         if self.min_position is not None:
             if not self._projected(self.min_position):
                 reached = self.readmodel.position()
@@ -89,9 +97,11 @@ class ReadSide:
                 )
         elif self.backchannel.written:
             self._projected(self.backchannel.written)
-        position, head = self.readmodel.progress()  # read before the answer: a lower bound
+
+    def stamp(self, position: int, head: int) -> None:
+        """Mark the answer with `position` (one it includes) and its lag (see
+        `Readiness.stamp`); 503 while catching up since start-up."""
         self.readiness.stamp(self.response, position, head, self.min_position)
-        yield self.readmodel
 
     def _projected(self, position: int) -> bool:
         if self.projector is not None:
