@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 
 from infra.settings import Settings
-from service.api.auth import require_read, require_write
+from service.api.auth import Credentials, require_read, require_write
 from service.api.errors import NOT_CAUGHT_UP, ApiProblem
 from service.api.metrics import ApiMetrics
 from service.api.readiness import Readiness
@@ -25,27 +25,27 @@ from service.projector import Projector
 from service.queries import ReadModel
 
 
-def get_backchannel(request: Request) -> Backchannel:
+async def get_backchannel(request: Request) -> Backchannel:
     return request.app.state.backchannel  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_readmodel(request: Request) -> ReadModel:
+async def get_readmodel(request: Request) -> ReadModel:
     return request.app.state.readmodel  # type: ignore[no-any-return]
 
 
-def get_projector(request: Request) -> Projector | None:
+async def get_projector(request: Request) -> Projector | None:
     return request.app.state.projector  # type: ignore[no-any-return]
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-def get_readiness(request: Request) -> Readiness:
+async def get_readiness(request: Request) -> Readiness:
     return request.app.state.readiness  # type: ignore[no-any-return]
 
 
@@ -116,8 +116,22 @@ class ReadSide:
         return self.backchannel.window
 
 
-def read_side(
-    _auth: Annotated[None, Depends(require_read)],
+# The dependencies are coroutines that never block (they only look things up), so
+# FastAPI calls them on the event loop instead of a worker thread each.
+
+
+async def reader_allowed(request: Request, credentials: Credentials) -> None:
+    """`require_read`, on the event loop (it only compares tokens)."""
+    require_read(request, credentials)
+
+
+async def writer_allowed(request: Request, credentials: Credentials) -> None:
+    """`require_write`, on the event loop (it only compares tokens)."""
+    require_write(request, credentials)
+
+
+async def read_side(
+    _auth: Annotated[None, Depends(reader_allowed)],
     backchannel: Annotated[Backchannel, Depends(get_backchannel)],
     settings: Annotated[Settings, Depends(get_settings)],
     readmodel: Annotated[ReadModel, Depends(get_readmodel)],
@@ -145,8 +159,8 @@ def read_side(
     )
 
 
-def write_side(
-    _auth: Annotated[None, Depends(require_write)],
+async def write_side(
+    _auth: Annotated[None, Depends(writer_allowed)],
     backchannel: Annotated[Backchannel, Depends(get_backchannel)],
 ) -> Backchannel:
     """The application, for a client holding a write token."""
