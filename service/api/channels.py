@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from domain.events import channel_id
 from domain.status import Status
@@ -119,7 +119,7 @@ def list_channels(
 )
 def channel_status(
     a: ActorA, b: ActorB, reader: Reading, as_of: AsOf = None, known_at: KnownAt = None
-) -> dict[str, Any]:
+) -> Response:
     """The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."""
     reader.caught_up()
     now = reader.now()
@@ -132,7 +132,7 @@ def channel_status(
     if read.status is None:  # both known, and the same actor
         first = read.first.profile.id
         raise ApiProblem(404, f"no channel joins {first!r} to itself", type=NOT_FOUND)
-    return status_view(read.status)
+    return reader.answer(status_view(read.status))
 
 
 @router.get(

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from infra.settings import Settings
 from service.api.auth import Credentials, require_read, require_write
@@ -103,6 +104,16 @@ class ReadSide:
         `Readiness.stamp`); 503 while catching up since start-up."""
         self.readiness.stamp(self.response, position, head, self.min_position)
 
+    def answer(self, content: Any) -> JSONResponse:
+        """`content` (already in the shape of the route's response model, every value
+        JSON) as the response, with the headers `stamp` set.
+
+        The route's `response_model` then documents the answer without validating
+        it again (nor in a worker thread of its own).
+        """
+        headers = {k: v for k, v in self.response.headers.items() if k != "content-length"}
+        return JSONResponse(content, headers=headers)
+
     def _projected(self, position: int) -> bool:
         if self.projector is not None:
             return self.projector.wait(position, self.wait_seconds)
@@ -132,11 +143,7 @@ async def writer_allowed(request: Request, credentials: Credentials) -> None:
 
 async def read_side(
     _auth: Annotated[None, Depends(reader_allowed)],
-    backchannel: Annotated[Backchannel, Depends(get_backchannel)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    readmodel: Annotated[ReadModel, Depends(get_readmodel)],
-    projector: Annotated[Projector | None, Depends(get_projector)],
-    readiness: Annotated[Readiness, Depends(get_readiness)],
+    request: Request,
     response: Response,
     min_position: Annotated[
         int | None,
@@ -148,13 +155,14 @@ async def read_side(
     ] = None,
 ) -> ReadSide:
     """The read side for a client allowed to read."""
+    state = request.app.state  # what the get_* dependencies above give, looked up at once
     return ReadSide(
-        backchannel,
+        state.backchannel,
         min_position,
-        settings.min_position_wait_seconds,
-        readmodel,
-        projector,
-        readiness,
+        state.settings.min_position_wait_seconds,
+        state.readmodel,
+        state.projector,
+        state.readiness,
         response,
     )
 
