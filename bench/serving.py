@@ -24,9 +24,11 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -98,7 +100,7 @@ class Served:
         """RSS of the server and its children (workers, projector), in MiB."""
         root = psutil.Process(self.process.pid)
         procs = [root, *root.children(recursive=True)]
-        return sum(p.memory_info().rss for p in procs) / 2**20
+        return float(sum(p.memory_info().rss for p in procs)) / 2**20
 
     def __enter__(self) -> Served:
         return self
@@ -131,21 +133,49 @@ def bare(url: str) -> Served:
     return Served(args, env, "/docs")
 
 
+Request = tuple[str, str, dict[str, Any] | None]  # method, path with query, JSON body
+Workload = Callable[[random.Random], Request]
+SCRIPT_REQUESTS = 4000  # distinct requests a wrk script cycles through
+LAST_CLIENT_CPU: list[float] = []  # the load generator's CPU ms per request, per run
+
+
 def rate(
     base: str,
-    request: Callable[[httpx.Client, random.Random], httpx.Response],
+    workload: Workload,
     clients: int,
     seconds: float,
+    *,
+    client: str = "wrk",
+    headers: dict[str, str] | None = None,
 ) -> float:
-    """Requests per second with `clients` threads, each its own connection."""
+    """Requests per second (answered below 400) with `clients` connections.
+
+    `wrk` (a C load generator, two threads) costs the server's cores a tenth of a
+    millisecond per request; `httpx` (a Python thread per connection) about two,
+    as much as the server itself, on the same cores.
+    """
+    started_cpu = time.process_time()
+    if client == "wrk":
+        done, elapsed, client_cpu = _wrk(base, workload, clients, seconds, headers or {})
+    else:
+        done, elapsed = _httpx(base, workload, clients, seconds, headers or {})
+        client_cpu = time.process_time() - started_cpu
+    LAST_CLIENT_CPU.append(1000 * client_cpu / done if done else 0.0)
+    return done / elapsed
+
+
+def _httpx(
+    base: str, workload: Workload, clients: int, seconds: float, headers: dict[str, str]
+) -> tuple[int, float]:
     done = [0] * clients
     stop = time.monotonic() + seconds
 
     def client(n: int) -> None:
         rng = random.Random(n)
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, headers=headers) as http:
             while time.monotonic() < stop:
-                answer = request(http, rng)
+                method, path, body = workload(rng)
+                answer = http.request(method, path, json=body)
                 if answer.status_code < 400:
                     done[n] += 1
 
@@ -155,7 +185,65 @@ def rate(
         t.start()
     for t in threads:
         t.join()
-    return sum(done) / (time.monotonic() - started)
+    return sum(done), time.monotonic() - started
+
+
+WRK_SCRIPT = """
+local specs = {%s}
+local pending = {}
+local counter = 0
+init = function(args)  -- wrk's Host header is known by now
+  for i, spec in ipairs(specs) do
+    pending[i] = wrk.format(spec[1], spec[2], spec[3], spec[4])
+  end
+end
+request = function()
+  counter = counter + 1
+  return pending[(counter %% #pending) + 1]
+end
+done = function(summary, latency, requests)
+  -- answers of 400 and above count as errors.status
+  io.write(string.format("BENCH %%d %%d %%d\\n",
+    summary.requests, summary.errors.status, summary.duration))
+end
+"""
+
+
+def _lua(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid Lua string for this text
+
+
+def _wrk(
+    base: str, workload: Workload, clients: int, seconds: float, headers: dict[str, str]
+) -> tuple[int, float, float]:
+    """Run wrk over `SCRIPT_REQUESTS` requests drawn from `workload`; (answered, seconds,
+    wrk's CPU seconds)."""
+    rng = random.Random(clients)
+    requests = []
+    for _ in range(SCRIPT_REQUESTS):
+        method, path, body = workload(rng)
+        sent = dict(headers)
+        if body is not None:
+            sent["Content-Type"] = "application/json"
+        lua_headers = "{" + ", ".join(f"[{_lua(k)}] = {_lua(v)}" for k, v in sent.items()) + "}"
+        payload = "nil" if body is None else _lua(json.dumps(body))
+        requests.append(f"{{{_lua(method)}, {_lua(path)}, {lua_headers}, {payload}}}")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % ",\n".join(requests))
+    try:
+        threads = max(1, min(2, clients))
+        command = ["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s"]
+        before = os.times()
+        out = subprocess.run([*command, "-s", script.name, base], capture_output=True, text=True)
+        after = os.times()
+    finally:
+        os.unlink(script.name)
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("BENCH "))
+    total, failed, micros = (int(v) for v in line.split()[1:])
+    return total - failed, micros / 1e6, cpu
 
 
 def interleaved(a: Callable[[], float], b: Callable[[], float], repeat: int) -> dict[str, Any]:
@@ -189,6 +277,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator: wrk (light; the default when installed) or httpx threads",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, short runs")
     args = parser.parse_args()
     if args.smoke:
@@ -216,44 +310,46 @@ def main() -> None:
     setup_bare(url.split("?", 1)[0], rows=_segments(url))
     headers = {"Authorization": f"Bearer {TOKEN}"}
 
-    def status(http: httpx.Client, rng: random.Random) -> httpx.Response:
+    def status(rng: random.Random) -> Request:
         day = f"20{rng.randrange(16, 26)}-0{rng.randrange(1, 10)}-15"
-        return http.get(f"/v1/channels/{rng.choice(pairs)}", params={"as_of": day})
+        return "GET", f"/v1/channels/{rng.choice(pairs)}?as_of={day}", None
 
-    def board(http: httpx.Client, rng: random.Random) -> httpx.Response:
+    def board(rng: random.Random) -> Request:
         day = f"20{rng.randrange(16, 26)}-0{rng.randrange(1, 10)}-15"
-        return http.get("/v1/channels", params={"as_of": day, "limit": 100})
+        return "GET", f"/v1/channels?as_of={day}&limit=100", None
 
-    def post(http: httpx.Client, rng: random.Random) -> httpx.Response:
-        return http.post("/v1/events", json=event_body(rng), headers=headers)
+    def post(rng: random.Random) -> Request:
+        return "POST", "/v1/events", event_body(rng)
 
-    def bare_row(http: httpx.Client, rng: random.Random) -> httpx.Response:
-        return http.get(f"/row/k{rng.randrange(1, 1000)}")
+    def bare_row(rng: random.Random) -> Request:
+        return "GET", f"/row/k{rng.randrange(1, 1000)}", None
 
-    def bare_insert(http: httpx.Client, rng: random.Random) -> httpx.Response:
-        return http.post("/insert", json=event_body(rng))
+    def bare_insert(rng: random.Random) -> Request:
+        return "POST", "/insert", event_body(rng)
+
+    def run(url: str, workload: Workload, **extra: Any) -> float:
+        return rate(url, workload, args.clients, args.seconds, client=args.client, **extra)
 
     with serve(url) as one, bare(url) as plain:
-        c, s = args.clients, args.seconds
         figures["ingest"] = interleaved(
-            lambda: rate(one.url, post, c, s),
-            lambda: rate(plain.url, bare_insert, c, s),
+            lambda: run(one.url, post, headers=headers),
+            lambda: run(plain.url, bare_insert),
             args.repeat,
         )
         figures["status_read"] = interleaved(
-            lambda: rate(one.url, status, c, s),
-            lambda: rate(plain.url, bare_row, c, s),
-            args.repeat,
+            lambda: run(one.url, status), lambda: run(plain.url, bare_row), args.repeat
         )
-        figures["board_100_per_second"] = round(rate(one.url, board, c, s), 1)
+        figures["board_100_per_second"] = round(run(one.url, board), 1)
     figures["transactions_per_post"] = _transactions(args.database_url, 10 if args.smoke else 100)
 
     with serve(url, workers=1) as w1, serve(url, workers=2) as w2:
         figures["workers_2_over_1"] = interleaved(
-            lambda: rate(w2.url, status, args.clients, args.seconds),
-            lambda: rate(w1.url, status, args.clients, args.seconds),
-            args.repeat,
+            lambda: run(w2.url, status), lambda: run(w1.url, status), args.repeat
         )
+    figures["client"] = {
+        "kind": args.client,
+        "cpu_ms_per_request": round(statistics.median(LAST_CLIENT_CPU), 3),
+    }
     print(json.dumps(figures, indent=2))
 
 

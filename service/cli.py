@@ -509,8 +509,10 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     """N uvicorn workers, each a stateless reader of the read model, and one projector
     (here, in the supervisor) keeping the read model current for all of them."""
     import os
+    import socket
 
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from infra.store import describe
     from service.projector import Projector
@@ -522,7 +524,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     projector.start()
     try:
         _log().info("serving", host=host, port=port, workers=workers, database=describe(settings))
-        uvicorn.run(
+        config = uvicorn.Config(
             "service.api:app_from_environment",
             factory=True,
             host=host,
@@ -532,6 +534,13 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
             log_config=None,
             access_log=False,
         )
+        # uvicorn.run(workers=N) binds a socket that asyncio does not recognise as TCP,
+        # so answers went out under Nagle's algorithm (a 40 ms stall per request against
+        # a delayed ACK). Connections accepted from this one inherit TCP_NODELAY.
+        listening = config.bind_socket()
+        if listening.family in (socket.AF_INET, socket.AF_INET6):
+            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        Multiprocess(config, sockets=[listening]).run()
     finally:
         projector.stop()
 

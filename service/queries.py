@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
@@ -30,9 +31,23 @@ from infra.readmodel import (
     open_view,
     retrying,
 )
+from infra.readmodel.reads import ChannelRead
 from infra.settings import Settings
 
 PAGE = 101  # channels per query when a board is read lazily (an API page and one more)
+
+
+@dataclass(frozen=True)
+class StatusRead:
+    """A channel's status read whole: the actors as named (None if no actor goes by
+    the name), the status (None unless both are known and distinct), and the
+    read model's position (which the answer includes) and the log's head."""
+
+    position: int
+    head: int
+    first: ActorState | None
+    second: ActorState | None
+    status: ChannelStatus | None
 
 
 class ReadModelUnavailable(RuntimeError):
@@ -70,6 +85,17 @@ class ReadModel:
         live, found = retrying(lambda: self.view.status_of(channel, at))
         self._check_live(live)
         return self._answer(found, as_of, known_at)
+
+    def status_read(self, a: str, b: str, *, as_of: datetime, known_at: datetime) -> StatusRead:
+        """The actors named `a` and `b`, their channel's status at (as_of, known_at), and
+        the position and head, read together (on PostgreSQL in one statement)."""
+        at = self._at(as_of, known_at)
+        read: ChannelRead = retrying(lambda: self.view.channel_read(a, b, at))
+        status = None
+        if read.found is not None:
+            self._check_live(read.live)
+            status = self._answer(read.found, as_of, known_at)
+        return StatusRead(read.position, read.head, read.first, read.second, status)
 
     def board(
         self,
@@ -197,8 +223,8 @@ class ReadModel:
 
     def progress(self) -> tuple[int, int]:
         """How far the read model has processed the log, and the log's head."""
-        position = self.position()
-        return position, max(position, retrying(self.view.head))
+        position, head = retrying(self.view.progress)
+        return position, max(position, head)
 
     def wait(self, position: int, timeout: float) -> bool:
         """Block until the read model has processed `position`; False on timeout."""

@@ -7,10 +7,24 @@ JSON — without a transaction around several statements.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
-from infra.readmodel.reads import SEGMENT_COLUMNS, SKETCH, Found, Live, ViewReads, Window
-from infra.readmodel.rows import Row, contact_from, segment_from, sketch_from
+from psycopg.sql import Composable
+
+from domain.actors import fold
+from domain.events import channel_id
+from infra.readmodel.base import TRACKING_PREFIX
+from infra.readmodel.reads import (
+    SEGMENT_COLUMNS,
+    SKETCH,
+    ChannelRead,
+    Found,
+    Live,
+    ViewReads,
+    Window,
+)
+from infra.readmodel.rows import Row, actor_from, contact_from, segment_from, sketch_from
 
 LIVE = "live AS (SELECT generation, window_us FROM projection_generations WHERE state = 'live')"
 SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
@@ -33,6 +47,28 @@ COMPLETE = (  # each segment with its last contact and window facts
     "LEFT JOIN channel_facts AS c ON c.generation = live.generation AND c.event_id = s.last_contact"
 )
 COLUMNS = ", ".join(f"t.{c.strip()}" for c in SEGMENT_COLUMNS.split(","))
+ACTOR_NAMED = (  # the actor whose id is %(n)s, else the first registered going by folded %(f)s
+    "SELECT x.* FROM live CROSS JOIN LATERAL ("
+    "(SELECT 0 AS rank, a.* FROM actors AS a "
+    "WHERE a.generation = live.generation AND a.actor_id = %({n})s) "
+    "UNION ALL "
+    "(SELECT 1 AS rank, a.* FROM actor_names AS n JOIN actors AS a "
+    "ON a.generation = n.generation AND a.actor_id = n.actor_id "
+    "WHERE n.generation = live.generation AND n.folded = %({f})s ORDER BY a.registered LIMIT 1)"
+    ") AS x ORDER BY x.rank LIMIT 1"
+)
+# A channel id as domain.events.channel_id makes it: the two ids in code point order
+# (UTF-8 bytes, collation "C"), joined by `~`.
+PAIR = (
+    'SELECT LEAST(f.actor_id COLLATE "C", x.actor_id COLLATE "C") || \'~\' || '
+    'GREATEST(f.actor_id COLLATE "C", x.actor_id COLLATE "C") AS channel '
+    "FROM first AS f, second AS x WHERE f.actor_id <> x.actor_id"
+)
+TRACKED = (  # the live generation's position (NULL before any)
+    "(SELECT MAX(t.notification_id) FROM {tracking} AS t "
+    "WHERE t.application_name = %(tracking)s::text || live.generation::text) AS tracked"
+)
+HEAD = "(SELECT MAX(e.notification_id) FROM {log} AS e) AS head"
 
 
 class PostgresReads(ViewReads):
@@ -84,6 +120,60 @@ class PostgresReads(ViewReads):
             return self._live_only(), []
         return _live(rows[0]), [_found(row, row["channel"]) for row in rows]
 
+    def progress(self) -> tuple[int, int]:
+        rows = self._query(self._statements["progress"], {"tracking": TRACKING_PREFIX})
+        return _progress(rows[0])
+
+    def channel_read(self, first: str, second: str, at: Window) -> ChannelRead:
+        params = {
+            **self._params(at),
+            "tracking": TRACKING_PREFIX,
+            "na": first,
+            "fa": fold(first),
+            "nb": second,
+            "fb": fold(second),
+        }
+        row = self._query(self._statements["channel"], params)[0]
+        position, head = _progress(row)
+        a, b = (None if r is None else actor_from(r) for r in (row["first"], row["second"]))
+        live = None if row["live_generation"] is None else _live(row)
+        found = None
+        if live is not None and a is not None and b is not None and a.profile.id != b.profile.id:
+            found = _found(row, channel_id(a.profile.id, b.profile.id))
+        return ChannelRead(position, head, a, b, live, found)
+
+    @cached_property
+    def _statements(self) -> dict[str, str]:
+        """The statements that name the library's tables (in the store's schema)."""
+        tracked = TRACKED.format(tracking=self._tracking_table().as_string())
+        head = HEAD.format(log=self._log_table().as_string())
+        segment = SEGMENT_AT.format(
+            columns=COLUMNS, generation="live.generation", channel="pair.channel"
+        )
+        channel = (
+            f"WITH {LIVE}, first AS ({ACTOR_NAMED.format(n='na', f='fa')}), "
+            f"second AS ({ACTOR_NAMED.format(n='nb', f='fb')}), pair AS ({PAIR}) "
+            f"SELECT live.generation AS live_generation, live.window_us, {tracked}, {head}, "
+            "(SELECT row_to_json(f) FROM first AS f) AS first, "
+            "(SELECT row_to_json(x) FROM second AS x) AS second, "
+            f"s.*, {WINDOW_FACTS}, c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, "
+            "c.position AS contact_position "
+            "FROM (SELECT 1) AS one LEFT JOIN live ON true LEFT JOIN pair ON true "
+            f"LEFT JOIN LATERAL ({segment}) AS s ON true "
+            "LEFT JOIN channel_facts AS c "
+            "ON c.generation = live.generation AND c.event_id = s.last_contact"
+        )
+        progress = (
+            f"WITH {LIVE} SELECT {tracked}, {head} FROM (SELECT 1) AS one LEFT JOIN live ON true"
+        )
+        return {"channel": channel, "progress": progress}
+
+    def _tracking_table(self) -> Composable:
+        raise NotImplementedError
+
+    def _log_table(self) -> Composable:
+        raise NotImplementedError
+
     def _params(self, at: Window) -> dict[str, Any]:
         return {"a": at.as_of, "k": at.known_at, "lo": at.as_of - at.window}
 
@@ -97,6 +187,11 @@ class PostgresReads(ViewReads):
             f"WITH {LIVE} SELECT generation AS live_generation, window_us FROM live", {}
         )
         return _live(rows[0]) if rows else None
+
+
+def _progress(row: Row) -> tuple[int, int]:
+    position = int(row["tracked"] or 0)
+    return position, max(position, int(row["head"] or 0))
 
 
 def _live(row: Row) -> Live:

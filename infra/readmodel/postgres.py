@@ -72,15 +72,19 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
         )
 
     def head(self) -> int:
-        # The library names the PostgreSQL log after the application (Backchannel).
         with self._reading() as c:
-            c.execute(
-                SQL("SELECT MAX(notification_id) AS head FROM {0}.backchannel_events").format(
-                    Identifier(self.datastore.schema)
-                )
-            )
-            row = c.fetchone()
-            return int(row["head"] or 0)
+            return self._head(c)
+
+    def _head(self, c: Cursor) -> int:
+        c.execute(SQL("SELECT MAX(notification_id) AS head FROM {0}").format(self._log_table()))
+        row = c.fetchone()
+        return int(row["head"] or 0)
+
+    def _log_table(self) -> SQL:
+        # The library names the PostgreSQL log after the application (Backchannel).
+        return SQL("{0}.backchannel_events").format(  # type: ignore[return-value]
+            Identifier(self.datastore.schema)
+        )
 
     # New rows go in by COPY; closed ones by primary key (whatever the planner thinks).
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.actors import fold
-from domain.events import RecordedContact, Retraction
+from domain.events import RecordedContact, Retraction, channel_id
 from domain.segments import Segment
 from infra.readmodel.base import Cursor, ViewBase, tracking_name
 from infra.readmodel.rows import (
@@ -99,6 +99,24 @@ class Found:
 
 
 @dataclass(frozen=True)
+class ChannelRead:
+    """A channel's status read whole, from one snapshot.
+
+    The two actors as named (None for a name no actor goes by), how far the
+    read model had processed the log (`position`, which the answer includes)
+    and the log's head then, the live generation, and what the view holds for
+    the channel (None unless both actors are known and distinct).
+    """
+
+    position: int
+    head: int
+    first: ActorState | None
+    second: ActorState | None
+    live: Live | None
+    found: Found | None
+
+
+@dataclass(frozen=True)
 class Window:
     """The times a read is about, as microseconds."""
 
@@ -120,29 +138,51 @@ class ViewReads(ViewBase):
     def position(self) -> int:
         """How far the live generation has processed the log (0 before any)."""
         with self._reading() as c:
-            live = self._live(c)
-            if live is None:
-                return 0
-            return self._tracked(c, tracking_name(live.number)) or 0
+            return self._position(c, self._live(c))
+
+    def progress(self) -> tuple[int, int]:
+        """The live generation's position and the log's head, read together."""
+        with self._reading() as c:
+            return self._position(c, self._live(c)), self._head(c)
 
     def status_of(self, channel: str, at: Window) -> tuple[Live | None, Found]:
         with self._reading() as c:
             live = self._live(c)
             if live is None:
                 return None, Found(channel, None)
-            c.execute(
-                self._sql(
-                    f"SELECT {SEGMENT_COLUMNS} FROM channel_segments "
-                    "WHERE generation = %(g)s AND channel = %(c)s AND valid_from <= %(a)s "
-                    "AND known_from <= %(k)s AND known_to > %(k)s "
-                    "ORDER BY valid_from DESC LIMIT 1"
-                ),
-                {**at.params(live.number), "c": channel},
-            )
-            row = c.fetchone()
-            if row is None:
-                return live, Found(channel, None)
-            return live, self._complete(c, live.number, at, [row])[0]
+            return live, self._status(c, live, channel, at)
+
+    def channel_read(self, first: str, second: str, at: Window) -> ChannelRead:
+        """The actors named `first` and `second`, their channel at `at`, the position
+        and the head, all from one snapshot."""
+        with self._reading() as c:
+            live = self._live(c)
+            position, head = self._position(c, live), self._head(c)
+            a, b = self._actor_named(c, first), self._actor_named(c, second)
+            found = None
+            if (
+                live is not None
+                and a is not None
+                and b is not None
+                and a.profile.id != b.profile.id
+            ):
+                found = self._status(c, live, channel_id(a.profile.id, b.profile.id), at)
+            return ChannelRead(position, head, a, b, live, found)
+
+    def _status(self, c: Cursor, live: Live, channel: str, at: Window) -> Found:
+        c.execute(
+            self._sql(
+                f"SELECT {SEGMENT_COLUMNS} FROM channel_segments "
+                "WHERE generation = %(g)s AND channel = %(c)s AND valid_from <= %(a)s "
+                "AND known_from <= %(k)s AND known_to > %(k)s "
+                "ORDER BY valid_from DESC LIMIT 1"
+            ),
+            {**at.params(live.number), "c": channel},
+        )
+        row = c.fetchone()
+        if row is None:
+            return Found(channel, None)
+        return self._complete(c, live.number, at, [row])[0]
 
     def board_of(
         self,
@@ -188,26 +228,28 @@ class ViewReads(ViewBase):
     def actor_named(self, name: str) -> ActorState | None:
         """The actor with id `name`, else the first registered that goes by `name`, folded."""
         with self._reading() as c:
+            return self._actor_named(c, name)
+
+    def _actor_named(self, c: Cursor, name: str) -> ActorState | None:
+        c.execute(
+            self._sql(
+                f"SELECT * FROM actors WHERE generation = {LIVE_GENERATION} AND actor_id = %(n)s"
+            ),
+            {"n": name},
+        )
+        row = c.fetchone()
+        if row is None:
             c.execute(
                 self._sql(
-                    f"SELECT * FROM actors WHERE generation = {LIVE_GENERATION} "
-                    "AND actor_id = %(n)s"
+                    "SELECT a.* FROM actor_names AS n JOIN actors AS a "
+                    "ON a.generation = n.generation AND a.actor_id = n.actor_id "
+                    f"WHERE n.generation = {LIVE_GENERATION} AND n.folded = %(f)s "
+                    "ORDER BY a.registered LIMIT 1"
                 ),
-                {"n": name},
+                {"f": fold(name)},
             )
             row = c.fetchone()
-            if row is None:
-                c.execute(
-                    self._sql(
-                        "SELECT a.* FROM actor_names AS n JOIN actors AS a "
-                        "ON a.generation = n.generation AND a.actor_id = n.actor_id "
-                        f"WHERE n.generation = {LIVE_GENERATION} AND n.folded = %(f)s "
-                        "ORDER BY a.registered LIMIT 1"
-                    ),
-                    {"f": fold(name)},
-                )
-                row = c.fetchone()
-            return None if row is None else actor_from(row)
+        return None if row is None else actor_from(row)
 
     def actors_where(
         self,
@@ -310,6 +352,14 @@ class ViewReads(ViewBase):
         For the stores that read the board through `board_of` above.
         """
         raise NotImplementedError
+
+    def _head(self, c: Cursor) -> int:
+        """The log's last position, read in this transaction."""
+        raise NotImplementedError
+
+    def _position(self, c: Cursor, live: Live | None) -> int:
+        """How far `live` has processed the log (0 without a live generation)."""
+        return 0 if live is None else self._tracked(c, tracking_name(live.number)) or 0
 
     def _live(self, c: Cursor) -> Live | None:
         c.execute(

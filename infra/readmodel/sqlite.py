@@ -75,9 +75,12 @@ class SQLiteChannelView(ChannelView, SQLiteTrackingRecorder):
 
     def head(self) -> int:
         with self._reading() as c:
-            c.execute("SELECT MAX(rowid) AS head FROM stored_events")
-            row = c.fetchone()
-            return int(row["head"] or 0)
+            return self._head(c)
+
+    def _head(self, c: Cursor) -> int:
+        c.execute("SELECT MAX(rowid) AS head FROM stored_events")
+        row = c.fetchone()
+        return int(row["head"] or 0)
 
     def _board_rows(
         self, c: Cursor, params: dict[str, Any], actor: bool, status: bool

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from domain.events import channel_id
 from domain.status import Status
@@ -119,13 +119,20 @@ def list_channels(
 )
 def channel_status(
     a: ActorA, b: ActorB, reader: Reading, as_of: AsOf = None, known_at: KnownAt = None
-) -> dict[str, Any]:
+) -> Response:
     """The status at (`as_of`, `known_at`); `no_contact` if the two never interacted."""
-    with reader.view() as view:
-        first, second = _parties(view, a, b)
-        now = reader.now()
-        answer = view.status(first, second, as_of=as_of or now, known_at=known_at or now)
-        return status_view(answer)
+    reader.caught_up()
+    now = reader.now()
+    # The actors, the status, and the position it reflects: one read, one snapshot.
+    read = reader.readmodel.status_read(a, b, as_of=as_of or now, known_at=known_at or now)
+    reader.stamp(read.position, read.head)
+    if read.first is None or read.second is None:
+        unknown = a if read.first is None else b
+        raise actor_not_found(unknown, reader.readmodel.profiles())
+    if read.status is None:  # both known, and the same actor
+        first = read.first.profile.id
+        raise ApiProblem(404, f"no channel joins {first!r} to itself", type=NOT_FOUND)
+    return reader.answer(status_view(read.status))
 
 
 @router.get(

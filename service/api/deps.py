@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from infra.settings import Settings
-from service.api.auth import require_read, require_write
+from service.api.auth import Credentials, require_read, require_write
 from service.api.errors import NOT_CAUGHT_UP, ApiProblem
 from service.api.metrics import ApiMetrics
 from service.api.readiness import Readiness
@@ -25,27 +26,27 @@ from service.projector import Projector
 from service.queries import ReadModel
 
 
-def get_backchannel(request: Request) -> Backchannel:
+async def get_backchannel(request: Request) -> Backchannel:
     return request.app.state.backchannel  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_readmodel(request: Request) -> ReadModel:
+async def get_readmodel(request: Request) -> ReadModel:
     return request.app.state.readmodel  # type: ignore[no-any-return]
 
 
-def get_projector(request: Request) -> Projector | None:
+async def get_projector(request: Request) -> Projector | None:
     return request.app.state.projector  # type: ignore[no-any-return]
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-def get_readiness(request: Request) -> Readiness:
+async def get_readiness(request: Request) -> Readiness:
     return request.app.state.readiness  # type: ignore[no-any-return]
 
 
@@ -76,6 +77,14 @@ class ReadSide:
         `Readiness.stamp`); until the read model has caught up since start-up it
         is a 503 instead, unless the client's `min_position` is reached.
         """
+        self.caught_up()
+        position, head = self.readmodel.progress()  # read before the answer: a lower bound
+        self.stamp(position, head)
+        yield self.readmodel
+
+    def caught_up(self) -> None:
+        """Wait (bounded) for `min_position`, else for this process's own last write;
+        503 if `min_position` is not reached in time."""
         if self.min_position is not None:
             if not self._projected(self.min_position):
                 reached = self.readmodel.position()
@@ -89,9 +98,21 @@ class ReadSide:
                 )
         elif self.backchannel.written:
             self._projected(self.backchannel.written)
-        position, head = self.readmodel.progress()  # read before the answer: a lower bound
+
+    def stamp(self, position: int, head: int) -> None:
+        """Mark the answer with `position` (one it includes) and its lag (see
+        `Readiness.stamp`); 503 while catching up since start-up."""
         self.readiness.stamp(self.response, position, head, self.min_position)
-        yield self.readmodel
+
+    def answer(self, content: Any) -> JSONResponse:
+        """`content` (already in the shape of the route's response model, every value
+        JSON) as the response, with the headers `stamp` set.
+
+        The route's `response_model` then documents the answer without validating
+        it again (nor in a worker thread of its own).
+        """
+        headers = {k: v for k, v in self.response.headers.items() if k != "content-length"}
+        return JSONResponse(content, headers=headers)
 
     def _projected(self, position: int) -> bool:
         if self.projector is not None:
@@ -106,13 +127,23 @@ class ReadSide:
         return self.backchannel.window
 
 
-def read_side(
-    _auth: Annotated[None, Depends(require_read)],
-    backchannel: Annotated[Backchannel, Depends(get_backchannel)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    readmodel: Annotated[ReadModel, Depends(get_readmodel)],
-    projector: Annotated[Projector | None, Depends(get_projector)],
-    readiness: Annotated[Readiness, Depends(get_readiness)],
+# The dependencies are coroutines that never block (they only look things up), so
+# FastAPI calls them on the event loop instead of a worker thread each.
+
+
+async def reader_allowed(request: Request, credentials: Credentials) -> None:
+    """`require_read`, on the event loop (it only compares tokens)."""
+    require_read(request, credentials)
+
+
+async def writer_allowed(request: Request, credentials: Credentials) -> None:
+    """`require_write`, on the event loop (it only compares tokens)."""
+    require_write(request, credentials)
+
+
+async def read_side(
+    _auth: Annotated[None, Depends(reader_allowed)],
+    request: Request,
     response: Response,
     min_position: Annotated[
         int | None,
@@ -124,19 +155,20 @@ def read_side(
     ] = None,
 ) -> ReadSide:
     """The read side for a client allowed to read."""
+    state = request.app.state  # what the get_* dependencies above give, looked up at once
     return ReadSide(
-        backchannel,
+        state.backchannel,
         min_position,
-        settings.min_position_wait_seconds,
-        readmodel,
-        projector,
-        readiness,
+        state.settings.min_position_wait_seconds,
+        state.readmodel,
+        state.projector,
+        state.readiness,
         response,
     )
 
 
-def write_side(
-    _auth: Annotated[None, Depends(require_write)],
+async def write_side(
+    _auth: Annotated[None, Depends(writer_allowed)],
     backchannel: Annotated[Backchannel, Depends(get_backchannel)],
 ) -> Backchannel:
     """The application, for a client holding a write token."""

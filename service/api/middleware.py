@@ -19,6 +19,7 @@ may be handed one.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -145,8 +146,11 @@ class RequestContext:
         route = self.routes.template(scope)
         method = scope["method"]
         self.metrics.observe_request(method, route, status, seconds)
+        quiet = routine(scope, status)
+        if not log.isEnabledFor(logging.DEBUG if quiet else logging.INFO):
+            return  # no line to write: spare building it
         client = scope.get("client")
-        write = log.debug if routine(scope, status) else log.info
+        write = log.debug if quiet else log.info
         write(
             "request",
             method=method,
@@ -164,6 +168,13 @@ def routine(scope: Scope, status: int) -> bool:
     return Headers(scope=scope).get(POLL, "") == "1" and status < 400
 
 
+def has_body(headers: Headers) -> bool:
+    """Whether an HTTP/1.1 request carries a body: only with Content-Length (above 0)
+    or Transfer-Encoding."""
+    declared = headers.get("content-length")
+    return "transfer-encoding" in headers or (declared is not None and declared != "0")
+
+
 class BodyLimit:
     """413 for a request body over `max_bytes`, declared or streamed; the body is then replayed."""
 
@@ -175,7 +186,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        if not has_body(headers):
+            await self.app(scope, receive, send)
+            return
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
@@ -213,6 +228,15 @@ class NulRefusal:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not has_body(Headers(scope=scope)):  # nothing to read: the path and query only
+            places = [*self._in_path(scope), *self._in_query(scope)]
+            if places:
+                await validation_problem([{"loc": loc, "msg": NUL_MESSAGE} for loc in places])(
+                    scope, receive, send
+                )
+                return
+            await self.app(scope, receive, send)
+            return
         messages: list[Message] = []
         while True:  # BodyLimit has bounded the body already
             message = await receive()
@@ -236,7 +260,10 @@ class NulRefusal:
 
     @staticmethod
     def _in_query(scope: Scope) -> list[Loc]:
-        query = QueryParams(scope.get("query_string", b""))
+        raw = scope.get("query_string", b"")
+        if b"%00" not in raw and b"\x00" not in raw:  # a NUL is sent as %00, if at all
+            return []
+        query = QueryParams(raw)
         return [["query", name] for name, value in query.multi_items() if NUL in name + value]
 
 
