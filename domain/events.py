@@ -192,7 +192,27 @@ def check_fact(fact: ContactFact, *, now: datetime) -> list[FieldError]:
         errors.append(FieldError(("counterpart",), "must differ from actor"))
     if fact.details.get("in_response_to") is not None and fact.type not in REFUSALS:
         errors.append(FieldError(("details", "in_response_to"), "only refusals answer a request"))
+    errors += _reserved_keys(fact.details, ("details",))
     return errors
+
+
+# The event store's JSON encoding marks its own typed values with these keys: a
+# detail spelled the same way would be read back as one of them, not as sent.
+RESERVED_KEYS = frozenset({"_type_", "_data_"})
+
+
+def _reserved_keys(value: object, loc: tuple[str | int, ...]) -> list[FieldError]:
+    """Errors for every object key among RESERVED_KEYS, at any depth of `value`."""
+    found: list[FieldError] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in RESERVED_KEYS:
+                found.append(FieldError((*loc, key), "is a reserved key"))
+            found += _reserved_keys(item, (*loc, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found += _reserved_keys(item, (*loc, index))
+    return found
 
 
 @dataclass(frozen=True)

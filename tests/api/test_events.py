@@ -226,3 +226,12 @@ def test_events_are_filtered_by_channel_actor_type_and_valid_time(cast: TestClie
     assert ids(known_at=call["recorded_at"]) == [call["id"]]
     assert_problem(cast.get("/v1/events", params={"type": "telepathy"}), 422)
     assert_problem(cast.get("/v1/events", params={"occurred_from": "yesterday"}), 422)
+
+
+def test_a_detail_spelled_like_the_stores_own_markers_is_422_and_stores_nothing(
+    cast: TestClient,
+) -> None:
+    sent = fact("statement", "2022-02-18", details={"context": {"_type_": "x", "_data_": "y"}})
+    problem = assert_problem(cast.post("/v1/events", json=sent, headers=WRITE), 422)
+    assert ["body", "details", "context", "_type_"] in [e["loc"] for e in problem["errors"]]
+    assert cast.get("/v1/events").json()["items"] == []

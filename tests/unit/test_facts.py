@@ -134,3 +134,14 @@ def test_actor_fields_are_checked():
 )
 def test_a_request_body_becomes_the_fact_an_import_line_becomes(data):
     assert EventIn.model_validate(data).fact() == parse_fact(data, now=NOW, new_id=uuid4())
+
+
+def test_details_may_not_use_the_stores_reserved_keys_at_any_depth():
+    bad = fact(
+        "statement",
+        "2022-02-18",
+        details={"quote": {"_type_": "uuid_hex", "_data_": "x"}, "list": [{"_data_": 1}]},
+    )
+    found = problems(bad)
+    assert {("details", "quote", "_type_"), ("details", "quote", "_data_")} <= set(found)
+    assert ("details", "list", 0, "_data_") in found
