@@ -237,6 +237,8 @@ def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_wri
             throwaway_postgres.stop()
             stopped = time.monotonic()
             time.sleep(OUTAGE)
+            # From here the server may answer again before start() has seen it ready.
+            returning = time.monotonic()
             throwaway_postgres.start()
             back = time.monotonic()
             time.sleep(4)
@@ -257,9 +259,9 @@ def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_wri
 
         # The store away (once the connections in flight have failed): 503, every one.
         # (One answered after the store came back may have succeeded.)
-        sent = [a for a in answers if stopped + CONNECT_TIMEOUT <= a.started < back]
+        sent = [a for a in answers if stopped + CONNECT_TIMEOUT <= a.started < returning]
         assert {"write", "read", "readyz"} <= {a.kind for a in sent}
-        during = [a for a in sent if a.ended <= back]
+        during = [a for a in sent if a.ended <= returning]
         assert {a.status for a in during} == {503}, sorted({a.status or 0 for a in during})
         # The store back: every request succeeds, the first one too (readiness may
         # wait for the projector's next retry).
@@ -268,7 +270,7 @@ def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_wri
             assert after, "no requests after the store came back"
             failed = [a for a in after if a.status not in (200, 201)]
             assert not failed, failed[:5]
-        readiness = load.between(stopped + 1.0, back, "readyz")
+        readiness = load.between(stopped + 1.0, returning, "readyz")
         assert readiness and {a.status for a in readiness} == {503}
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
 
