@@ -507,7 +507,8 @@ def serve(
 
 def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
     """N uvicorn workers, each a stateless reader of the read model, and one projector
-    (here, in the supervisor) keeping the read model current for all of them."""
+    (here, in the supervisor) keeping the read model current for all of them; none
+    with BACKCHANNEL_EMBEDDED_PROJECTOR=false, when `backchannel projector` runs apart."""
     import os
     import socket
 
@@ -517,11 +518,14 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     from infra.store import describe
     from service.projector import Projector
 
-    with _reported():
-        projector = Projector(settings)
+    projector = None
+    if settings.embedded_projector:
+        with _reported():
+            projector = Projector(settings)
     # The workers are fresh processes that read their settings from the environment.
     os.environ["BACKCHANNEL_EMBEDDED_PROJECTOR"] = "false"
-    projector.start()
+    if projector is not None:
+        projector.start()
     try:
         _log().info("serving", host=host, port=port, workers=workers, database=describe(settings))
         config = uvicorn.Config(
@@ -542,7 +546,8 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
             listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         Multiprocess(config, sockets=[listening]).run()
     finally:
-        projector.stop()
+        if projector is not None:
+            projector.stop()
 
 
 class _Stop(Exception):

@@ -107,3 +107,33 @@ def test_only_the_database_keeps_a_volume(docker_compose: str, tmp_path: Path) -
     assert "volumes" not in parsed["services"]["app"]
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
     assert not [line for line in dockerfile if line.startswith("VOLUME")]
+
+
+def test_every_service_takes_the_password_and_none_has_a_default(
+    docker_compose: str, tmp_path: Path
+) -> None:
+    parsed = services(docker_compose, tmp_path, POSTGRES_PASSWORD=PASSWORD)["services"]
+    urls = {
+        name: service["environment"]["BACKCHANNEL_DATABASE_URL"]
+        for name, service in parsed.items()
+        if "BACKCHANNEL_DATABASE_URL" in service.get("environment", {})
+    }
+    assert set(urls) == {"migrate", "projector", "app"}
+    assert set(urls.values()) == {f"postgresql://backchannel:{PASSWORD}@db:5432/backchannel"}
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert "POSTGRES_PASSWORD:-" not in text
+
+
+def test_compose_runs_one_migration_one_projector_and_stateless_workers(
+    docker_compose: str, tmp_path: Path
+) -> None:
+    parsed = services(docker_compose, tmp_path, POSTGRES_PASSWORD=PASSWORD, BACKCHANNEL_WORKERS="3")
+    found = parsed["services"]
+    assert found["migrate"]["command"] == ["backchannel", "migrate"]
+    assert found["projector"]["command"] == ["backchannel", "projector"]
+    assert found["app"]["command"][-2:] == ["--workers", "3"]
+    assert found["app"]["environment"]["BACKCHANNEL_EMBEDDED_PROJECTOR"] == "false"
+    for name in ("projector", "app"):
+        assert found[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )

@@ -73,3 +73,58 @@ def test_two_workers_share_one_projector_and_answer_every_write(
         assert projector_logs == 1, tail(log)
     finally:
         stop(process)
+
+
+def test_workers_beside_a_projector_of_their_own_run_none_in_the_supervisor(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The compose shape: `serve --workers 2` with BACKCHANNEL_EMBEDDED_PROJECTOR=false
+    reads what a separate `backchannel projector` keeps, and starts no projector itself."""
+    app = bootstrap(settings)
+    try:
+        seed(app)
+    finally:
+        app.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve_log, projector_log = tmp_path / "serve.log", tmp_path / "projector.log"
+    env = environment(settings.database_url) | {"BACKCHANNEL_EMBEDDED_PROJECTOR": "false"}
+    with serve_log.open("wb") as sink:
+        served = subprocess.Popen(
+            [*command(), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    with projector_log.open("wb") as sink:
+        projector = subprocess.Popen(
+            [*command(), "projector"], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_workers(served, url, serve_log)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        with httpx.Client(base_url=url, timeout=10) as client:
+            answer = client.post(
+                "/v1/events", json=fact("call_held", "2022-04-01"), headers=headers
+            )
+            assert answer.status_code == 201, answer.text
+            written = answer.json()
+            got = client.get(
+                f"/v1/events/{written['id']}", params={"min_position": written["position"]}
+            )
+            assert got.status_code == 200, got.text
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                ready = client.get("/readyz")
+                if ready.status_code == 200 and ready.json()["position"] == written["position"]:
+                    break
+                time.sleep(0.2)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["position"] == ready.json()["head"] == written["position"]
+        assert '"projector attached"' not in serve_log.read_text(encoding="utf-8"), tail(serve_log)
+        assert '"projector attached"' in projector_log.read_text(encoding="utf-8"), tail(
+            projector_log
+        )
+    finally:
+        stop(served)
+        stop(projector)
