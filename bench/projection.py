@@ -256,12 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.events:,} facts; facts/s, median (min, max) of {args.repetitions} rounds")
     for variant, found in runs.items():
         print(f"{variant}:")
-        print(f"  A, one channel          {spread(found.one, '{:,.0f}')}")
-        print(
-            f"  B, {args.channels:,} channels{'':<{10 - len(f'{args.channels:,}')}}"
-            f"{spread(found.spread, '{:,.0f}')}"
-        )
-        print(f"  ratio A / B             {spread(found.ratios, '{:.2f}')}")
+        print(f"  {'A, one channel':24}{spread(found.one, '{:,.0f}')}")
+        print(f"  {f'B, {args.channels:,} channels':24}{spread(found.spread, '{:,.0f}')}")
+        print(f"  {'ratio A / B':24}{spread(found.ratios, '{:.2f}')}")
     if args.output:
         result = {
             "measured_at": datetime.now(UTC).isoformat(),
