@@ -295,7 +295,12 @@ class ChannelProjection:
 
     def _retell(self, channel: str, ledger: Ledger, at: datetime, changes: ChangeSet) -> None:
         """A transaction time older than the channel's latest (writers raced, or the same
-        instant twice): forget the channel's rows from `at` on and write them again."""
+        instant twice): forget the channel's rows from `at` on and write them again.
+
+        Each transaction time from `at` on is segmented afresh from the whole record:
+        this costs the channel's length for every write re-told, which is fine for
+        something as rare as two writers racing on one channel.
+        """
         assert ledger.last_tx is not None
         changes.rewind(channel, at)
         before = ledger.segments_at(at - TICK, self.window)
