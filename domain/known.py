@@ -126,9 +126,9 @@ class KnownFacts(Sequence[RecordedContact]):
             return None
         p0 = ordered[index - 1].valid_from
         for kind in (self.contacts, self.tests):
-            # Only the last of a kind to occur one window before `start` may lapse after
-            # the last fact by `start`: any earlier one lapses before that last one occurs,
-            # or while a later one of the kind stands.
+            # Of the facts of a kind that lapse by `start`, only the last to occur may
+            # lapse after the last fact by `start` does: an earlier one lapses before that
+            # last one occurs, or while a later one of its kind stands.
             found = bisect_right(kind, start - window, key=_valid_from)
             if found:
                 lapse = kind[found - 1].valid_from + window
