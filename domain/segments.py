@@ -11,16 +11,19 @@ segments merged by status. Nothing here decides a status: the sweep does.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain.events import RecordedContact
+from domain.known import KnownFacts
 from domain.status import (
     ChannelStatus,
     Interval,
+    Phase,
     Status,
+    Verdict,
     by_actor,
     channel_status,
     merge,
@@ -99,10 +102,15 @@ def resegment(
     only the rest is swept into segments. Returns how many of `before` are
     kept as they are, and the segments that follow them; together they are
     exactly `segments(facts, window)`. With no `before` or no `changed_at`,
-    everything is computed.
+    everything is computed. The sweep resumes at `changed_at` (see
+    domain.status.sweep_ordered): given `facts` as a `KnownFacts`, what it costs
+    depends on the facts after `changed_at`, the contacts and tests of the window
+    before it and the requests and refusals since the last contact, and on the
+    channel's length only through bisects.
     """
     at = changed_at if before else None
     phases = list(sweep_ordered(facts, window, start=at))
+    ordered = facts.ordered if isinstance(facts, KnownFacts) else facts
     first = phases[0].start
     kept = 0
     joined: list[Segment] = []
@@ -114,26 +122,52 @@ def resegment(
         straddler = before[kept]
         joined.append(replace(straddler, end=first))
         status, since = straddler.status, straddler.since
-    for phase in phases:
-        verdict = phase.verdict
+    for start, end, verdict, visible in _runs(phases, ordered):
         if verdict.status != status:
-            status, since = verdict.status, phase.start
+            status, since = verdict.status, start
         segment = Segment(
-            start=phase.start,
-            end=phase.end,
+            start=start,
+            end=end,
             status=verdict.status,
             since=since,
             evidence=verdict.evidence,
             last_contact=verdict.last_contact.id if verdict.last_contact else None,
             requests=_counts(verdict.requests),
             refusals=_counts(verdict.refusals),
-            event_count=0 if phase.start is None else _visible(facts, phase.start),
+            event_count=visible,
         )
         if joined and joined[-1].says == segment.says:
             joined[-1] = replace(joined[-1], end=segment.end)
         else:
             joined.append(segment)
     return kept, joined
+
+
+Run = tuple[datetime | None, datetime | None, Verdict, int]
+
+
+def _runs(phases: Sequence[Phase], ordered: Sequence[RecordedContact]) -> Iterator[Run]:
+    """The phases as (start, end, verdict, facts visible), adjacent ones joined where both
+    are the same: a test lapsing while a later one stands, say, changes nothing."""
+    run: Run | None = None
+    index: int | None = None  # of the first fact after the phase's start
+    for phase in phases:
+        if phase.start is None:
+            visible = 0
+        elif index is None:
+            index = visible = _visible(ordered, phase.start)
+        else:
+            while index < len(ordered) and ordered[index].valid_from <= phase.start:
+                index += 1
+            visible = index
+        if run is not None and run[3] == visible and run[2] == phase.verdict:
+            run = (run[0], phase.end, run[2], visible)
+            continue
+        if run is not None:
+            yield run
+        run = (phase.start, phase.end, phase.verdict, visible)
+    if run is not None:
+        yield run
 
 
 def timeline_of(parts: Iterable[Segment]) -> list[Interval]:

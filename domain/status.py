@@ -11,7 +11,6 @@ tests hold them to it.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from domain.events import (
     Retraction,
     channel_actors,
 )
+from domain.known import KnownFacts, Resumption, lapses
 
 DEFAULT_WINDOW = timedelta(days=30)
 LAPSING = CONTACTS | {EventType.HOTLINE_TEST}  # their facts leave the window W after they occur
@@ -238,7 +238,7 @@ def sweep(
     The first phase, from the open start of valid time, holds before any event.
     Within a phase the visible facts, and so the whole verdict, are constant.
     With `start`, only the phases from the one containing `start` on are yielded,
-    and only the facts their verdicts can depend on are swept (see `_look_back`).
+    and only the facts their verdicts can depend on are swept (see `sweep_ordered`).
     """
     return sweep_ordered(sorted(facts, key=_sort_key), window, start=start)
 
@@ -246,22 +246,64 @@ def sweep(
 def sweep_ordered(
     ordered: Sequence[RecordedContact], window: timedelta, *, start: datetime | None = None
 ) -> Iterator[Phase]:
-    """`sweep`, for facts already in valid-time order (as `known_facts` returns them)."""
+    """`sweep`, for facts already in valid-time order (as `known_facts` returns them).
+
+    With `start`, the sweep resumes at p0, the last instant at or before
+    `start` where the verdict may change, from its state there
+    (domain.known.KnownFacts.resume): it visits the facts after p0 and the
+    contacts and tests of the window before it, however long the channel.
+    Given a `KnownFacts`, the state is read from its indexes; given a list,
+    they are built first.
+    """
     if start is not None:
-        ordered = ordered[_look_back(ordered, start, window) :]
+        known = ordered if isinstance(ordered, KnownFacts) else KnownFacts(ordered)
+        resumed = known.resume(start, window)
+        if resumed is not None:
+            return _resumed(known.ordered, window, resumed)
+    return _from_the_start(ordered, window)
+
+
+def _from_the_start(ordered: Sequence[RecordedContact], window: timedelta) -> Iterator[Phase]:
+    contacts = [f for f in ordered if f.type in CONTACTS]
+    tests = [f for f in ordered if f.type == EventType.HOTLINE_TEST]
     instants = sorted(
-        {f.valid_from for f in ordered}
-        | {f.valid_from + window for f in ordered if f.type in CONTACTS}
-        | {f.valid_from + window for f in ordered if f.type == EventType.HOTLINE_TEST}
+        {f.valid_from for f in ordered} | {*lapses(contacts, window), *lapses(tests, window)}
     )
-    last: RecordedContact | None = None
-    requests: list[RecordedContact] = []
-    refusals: list[RecordedContact] = []
-    latest_test: RecordedContact | None = None
-    groups = groupby(ordered, key=lambda f: f.valid_from)
+    yield Phase(Verdict(Status.NO_CONTACT), None, instants[0] if instants else None)
+    yield from _phases(ordered, instants, window, None, [], [], None)
+
+
+def _resumed(
+    ordered: Sequence[RecordedContact], window: timedelta, resumed: Resumption
+) -> Iterator[Phase]:
+    following = ordered[resumed.following :]
+    after = {f.valid_from for f in following} | set(resumed.lapses)
+    instants = [resumed.at, *sorted(after)]
+    return _phases(
+        following,
+        instants,
+        window,
+        resumed.last,
+        resumed.requests,
+        resumed.refusals,
+        resumed.latest_test,
+    )
+
+
+def _phases(
+    ordered: Sequence[RecordedContact],
+    instants: Sequence[datetime],
+    window: timedelta,
+    last: RecordedContact | None,
+    requests: list[RecordedContact],
+    refusals: list[RecordedContact],
+    latest_test: RecordedContact | None,
+) -> Iterator[Phase]:
+    """The phases that begin at `instants`, from the sweep's state with every fact before
+    `ordered` taken in; each of `ordered` is taken in at the phase where it occurs."""
+    requests, refusals = list(requests), list(refusals)  # the caller's stay as they were
+    groups = groupby(ordered, key=_valid_from)
     pending_group = next(groups, None)
-    if start is None or not instants or start < instants[0]:
-        yield Phase(Verdict(Status.NO_CONTACT), None, instants[0] if instants else None)
     for index, at in enumerate(instants):
         while pending_group is not None and pending_group[0] <= at:
             group = list(pending_group[1])
@@ -277,36 +319,7 @@ def sweep_ordered(
                 latest_test = tests[-1]
             pending_group = next(groups, None)
         end = instants[index + 1] if index + 1 < len(instants) else None
-        if start is not None and end is not None and end <= start:
-            continue
-        verdict = decide(at, window, last, requests, refusals, latest_test)
-        yield Phase(verdict, at, end)
-
-
-def _look_back(ordered: Sequence[RecordedContact], start: datetime, window: timedelta) -> int:
-    """Where the sweep must begin for its phases from the one containing `start` on.
-
-    That phase begins at p0, the last instant at or before `start`: an event,
-    or a contact or test lapsing. From p0 on, every verdict depends only on the
-    last contact at or before p0 and what follows it, and on tests within one
-    window before p0; and every instant after p0 comes from a fact at most one
-    window older than it. So the sweep can begin at the earlier of that last
-    contact and p0 - W (at the very start when there is no such contact).
-    """
-    i = bisect_right(ordered, start, key=_valid_from)
-    p0 = ordered[i - 1].valid_from if i else None
-    for k in range(bisect_right(ordered, start - window, key=_valid_from) - 1, -1, -1):
-        if ordered[k].type in LAPSING:
-            lapse = ordered[k].valid_from + window
-            p0 = lapse if p0 is None or lapse > p0 else p0
-            break
-    if p0 is None:
-        return 0
-    for k in range(bisect_right(ordered, p0, key=_valid_from) - 1, -1, -1):
-        if ordered[k].type in CONTACTS:
-            cut = min(ordered[k].valid_from, p0 - window)
-            return bisect_left(ordered, cut, key=_valid_from)
-    return 0
+        yield Phase(decide(at, window, last, requests, refusals, latest_test), at, end)
 
 
 def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:

@@ -15,7 +15,6 @@ fails, and reloads from the view.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,7 @@ from eventsourcing.utils import get_topic
 from domain.actors import Actor, ActorKind, ActorProfile
 from domain.contacts import Contact
 from domain.events import RecordedContact, Retraction
+from domain.known import KnownFacts
 from domain.segments import Segment, resegment, segments
 from domain.status import known_facts
 from domain.time import TICK
@@ -122,25 +122,29 @@ class Ledger:
     """What the projection remembers of one channel.
 
     `known` is what the record holds as of `last_tx` (domain.status.known_facts,
-    kept up to date one fact at a time), `believed` its segments: the rows
-    whose `known_to` is still open.
+    kept up to date one fact at a time, with the indexes that let a sweep resume
+    anywhere: domain.known.KnownFacts), `believed` its segments: the rows whose
+    `known_to` is still open.
     """
 
     facts: dict[UUID, RecordedContact] = field(default_factory=dict)
     retractions: dict[UUID, Retraction] = field(default_factory=dict)
-    known: list[RecordedContact] = field(default_factory=list)
+    known: KnownFacts = field(default_factory=KnownFacts)
     believed: list[Segment] = field(default_factory=list)
     last_tx: datetime | None = None
 
     def learn(self, item: RecordedContact | Retraction) -> None:
         """Take in a fact or a retraction that is the latest thing the channel records."""
+        if not isinstance(self.known, KnownFacts):  # assigned as a plain list
+            self.known = KnownFacts(self.known)
         if isinstance(item, RecordedContact):
-            insort(self.known, item, key=_sort_key)
-            return
-        withdrawn = self.facts[item.event_id]
-        index = bisect_left(self.known, withdrawn.sort_key, key=_sort_key)
-        assert self.known[index].id == withdrawn.id
-        del self.known[index]
+            self.known.add(item)
+        else:
+            self.known.remove(self.facts[item.event_id])
+
+    def recall(self, at: datetime) -> None:
+        """Know again what the record held at `at` (after the channel was loaded or re-told)."""
+        self.known = KnownFacts(self.known_at(at))
 
     def known_at(self, at: datetime) -> list[RecordedContact]:
         return known_facts(self.facts.values(), self.retractions.values(), at)
@@ -156,10 +160,6 @@ class Ledger:
         if not any(f.recorded_at <= at for f in self.facts.values()):
             return []
         return segments(self.known_at(at), window)
-
-
-def _sort_key(contact: RecordedContact) -> tuple[datetime, str]:
-    return contact.sort_key
 
 
 class ChannelProjection:
@@ -261,7 +261,7 @@ class ChannelProjection:
             times = ledger.times()
             if times:
                 ledger.last_tx = max(times)
-                ledger.known = ledger.known_at(ledger.last_tx)
+                ledger.recall(ledger.last_tx)
                 ledger.believed = segments(ledger.known, self.window)
             self._ledgers[channel] = ledger
 
@@ -290,12 +290,17 @@ class ChannelProjection:
         before = ledger.believed
         kept, tail = resegment(before, ledger.known, self.window, valid_from)
         changes.replace(channel, at, before[kept:], tail)
-        ledger.believed = before[:kept] + tail
+        before[kept:] = tail  # in place: only the recomputed end of the list moves
         ledger.last_tx = at
 
     def _retell(self, channel: str, ledger: Ledger, at: datetime, changes: ChangeSet) -> None:
         """A transaction time older than the channel's latest (writers raced, or the same
-        instant twice): forget the channel's rows from `at` on and write them again."""
+        instant twice): forget the channel's rows from `at` on and write them again.
+
+        Each transaction time from `at` on is segmented afresh from the whole record:
+        this costs the channel's length for every write re-told, which is fine for
+        something as rare as two writers racing on one channel.
+        """
         assert ledger.last_tx is not None
         changes.rewind(channel, at)
         before = ledger.segments_at(at - TICK, self.window)
@@ -305,4 +310,4 @@ class ChannelProjection:
             before = after
         ledger.believed = before
         ledger.last_tx = max(ledger.last_tx, at)
-        ledger.known = ledger.known_at(ledger.last_tx)
+        ledger.recall(ledger.last_tx)
