@@ -94,6 +94,15 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
     def _insert_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         self._copy(c, "channel_segments", SEGMENT_INSERT, rows)
 
+    def _unbounded(self, c: Cursor) -> None:
+        c.execute("SET LOCAL statement_timeout = 0")
+
+    def _bulk(
+        self, c: Cursor, table: str, names: tuple[str, ...], rows: list[dict[str, Any]]
+    ) -> None:
+        if rows:
+            self._copy(c, table, names, rows)
+
     @staticmethod
     def _copy(c: Cursor, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
         assert isinstance(c, psycopg.Cursor)

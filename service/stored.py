@@ -1,0 +1,92 @@
+"""Contact events straight from the log's stored JSON, for a rebuild that reads all of it.
+
+The library's mapper turns a stored event into a domain event: the
+transcoder's JSON decoder (a Python hook called on every object), then the
+event class's upcasts, then an object. A rebuild needs only what the
+projection folds an event into (`RecordedContact`, `Retraction`), so
+`StoredContacts` does the same steps with less: the standard `json.loads`,
+then the transcoder's own transcodings for the marked values at the top of
+the state (`{"_type_": name, "_data_": …}`: the timestamp, the typed fact,
+a retraction's id), then the upcasts of `Contact.Recorded` (version 1
+stored the fact unmarked, in the same JSON shape). A state with marked values
+deeper down, or a mapper that compresses or encrypts, is decoded by the
+mapper itself, so every event reads back as the application reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import JSONTranscoder, Mapper, Notification, StoredEvent
+from eventsourcing.utils import get_topic
+
+from domain.contacts import Contact
+from domain.events import ContactFact, RecordedContact, Retraction, channel_id
+
+RECORDED = get_topic(Contact.Recorded)
+RETRACTED = get_topic(Contact.Retracted)
+TYPE, DATA = "_type_", "_data_"
+MARKER = b'"_type_"'
+
+
+class StoredContacts:
+    """Decodes the log's contact facts and retractions as the application's mapper does."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        self.mapper = mapper
+        transcoder = mapper.transcoder
+        plain = isinstance(transcoder, JSONTranscoder) and not mapper.cipher
+        self._names = transcoder.names if plain and not mapper.compressor else None
+
+    def state(self, notification: Notification) -> dict[str, Any]:
+        """The event's state, its top-level marked values decoded, before any upcast."""
+        raw = notification.state
+        if self._names is not None:
+            state: dict[str, Any] = json.loads(raw)
+            marked = 0
+            for key, value in state.items():
+                if type(value) is dict and len(value) == 2 and TYPE in value and DATA in value:
+                    state[key] = self._names[value[TYPE]].decode(value[DATA])
+                    marked += 1
+            if raw.count(MARKER) == marked:  # nothing marked deeper down: as the mapper reads
+                return state
+        event = self.mapper.to_domain_event(_stored(notification))
+        decoded = dict(event.__dict__)
+        decoded["class_version"] = getattr(type(event), "class_version", 1)
+        return decoded
+
+    @staticmethod
+    def channel(state: dict[str, Any]) -> str:
+        """The channel of a `Contact.Recorded` state, of either version."""
+        fact = state["fact"]
+        if isinstance(fact, ContactFact):
+            return fact.channel
+        return channel_id(fact["actor"], fact["counterpart"])  # version 1: the JSON shape
+
+    @staticmethod
+    def recorded(state: dict[str, Any], position: int) -> RecordedContact:
+        """The fact a `Contact.Recorded` state records, upcast by the event class."""
+        cls = Contact.Recorded
+        version = state.pop("class_version", 1)
+        while version < cls.class_version:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+            version += 1
+        return RecordedContact(state["fact"], state["timestamp"], position)
+
+    @staticmethod
+    def retraction(state: dict[str, Any], event_id: UUID, position: int) -> Retraction:
+        """The retraction a `Contact.Retracted` state records."""
+        return Retraction(
+            state["retraction_id"], event_id, state["reason"], state["timestamp"], position
+        )
+
+
+def _stored(notification: Notification) -> StoredEvent:
+    return StoredEvent(
+        originator_id=notification.originator_id,
+        originator_version=notification.originator_version,
+        topic=notification.topic,
+        state=notification.state,
+    )
