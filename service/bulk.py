@@ -19,6 +19,7 @@ still being built, which no reader reads.
 from __future__ import annotations
 
 import gc
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 
 from domain.events import RecordedContact, Retraction
+from infra.logging import get_logger
 from infra.readmodel import ActorState, ChangeSet
 from infra.readmodel.changes import Rewind
 from infra.readmodel.rows import (
@@ -46,6 +48,7 @@ from service.application import Backchannel
 from service.projection import ChannelProjection
 from service.stored import RECORDED, RETRACTED, StoredContacts
 
+log = get_logger("backchannel.rebuild")
 READ_BATCH = 20_000  # log positions per read
 WRITE_CHANNELS = 500  # channels per bulk write (one transaction)
 NO_RETRACTION = dict.fromkeys(RETRACTION)
@@ -105,7 +108,9 @@ class Collected:
                     ):
                         row["known_to"] = at
             for opened in step.rows():
-                row = segment_row(g, opened.channel, opened.segment, opened.known_from, opened.known_to)
+                row = segment_row(
+                    g, opened.channel, opened.segment, opened.known_from, opened.known_to
+                )
                 self._segments[(row["channel"], row["valid_from"], row["known_from"])] = row
 
     def _rewind(self, step: Rewind) -> None:
@@ -132,7 +137,7 @@ class Share:
     """One worker's channels: each one's facts and retractions, in log order."""
 
     items: dict[str, list[RecordedContact | Retraction]] = field(default_factory=dict)
-    channel_of: dict[UUID, str] = field(default_factory=dict)
+    channel_of: dict[UUID | str, str] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -168,7 +173,7 @@ def read_share(
                 if owner is not None:
                     state = contacts.state(notification)
                     retraction = contacts.retraction(
-                        state, notification.originator_id, notification.id
+                        state, UUID(str(notification.originator_id)), notification.id
                     )
                     found.items[owner].append(retraction)
         start = batch[-1].id + 1
@@ -229,18 +234,34 @@ def build_share(
     view = open_view(settings)
     enabled = gc.isenabled()
     gc.disable()
+    writing = 0.0
+
+    def write(rows: Rows) -> None:
+        nonlocal writing
+        began = time.monotonic()
+        view.insert_rows(generation, rows)
+        writing += time.monotonic() - began
+
     try:
+        started = time.monotonic()
         found = read_share(app, until, part, parts, report)
+        events = found.events
+        read = time.monotonic()
         gc.freeze()
         gc.enable()
-        return project_share(
-            found,
-            generation=generation,
-            settings=settings,
-            write=lambda rows: view.insert_rows(generation, rows),
-            report=report,
-            until=until,
+        channels = project_share(
+            found, generation=generation, settings=settings, write=write, report=report, until=until
         )
+        log.info(
+            "share loaded",
+            part=part,
+            channels=channels,
+            events=events,
+            reading=round(read - started, 1),
+            projecting=round(time.monotonic() - read - writing, 1),
+            writing=round(writing, 1),
+        )
+        return channels
     finally:
         gc.unfreeze()
         if enabled:

@@ -126,9 +126,7 @@ def load(
     else:
         _in_processes(settings, generation, until, parts, progress)
     actors = actors_until(app, until)
-    view.apply(
-        generation, ChangeSet(actors=actors), Tracking(tracking_name(generation), until), 0
-    )
+    view.apply(generation, ChangeSet(actors=actors), Tracking(tracking_name(generation), until), 0)
     log.info(
         "bulk load done",
         generation=generation,
@@ -236,4 +234,3 @@ def _in_processes(
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             raise
-

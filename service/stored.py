@@ -37,8 +37,8 @@ class StoredContacts:
     def __init__(self, mapper: Mapper[Any]) -> None:
         self.mapper = mapper
         transcoder = mapper.transcoder
-        plain = isinstance(transcoder, JSONTranscoder) and not mapper.cipher
-        self._names = transcoder.names if plain and not mapper.compressor else None
+        plain = not mapper.cipher and not mapper.compressor
+        self._names = transcoder.names if plain and isinstance(transcoder, JSONTranscoder) else None
 
     def state(self, notification: Notification) -> dict[str, Any]:
         """The event's state, its top-level marked values decoded, before any upcast."""
