@@ -41,33 +41,40 @@ class StoredContacts:
         self._names = transcoder.names if plain and isinstance(transcoder, JSONTranscoder) else None
 
     def state(self, notification: Notification) -> dict[str, Any]:
-        """The event's state, its top-level marked values decoded, before any upcast."""
+        """The event's state as stored: its JSON, marked values not yet decoded (see
+        `decoded`); decoded in full by the mapper when the fast reading does not apply."""
         raw = notification.state
         if self._names is not None:
             state: dict[str, Any] = json.loads(raw)
-            marked = 0
-            for key, value in state.items():
-                if type(value) is dict and len(value) == 2 and TYPE in value and DATA in value:
-                    state[key] = self._names[value[TYPE]].decode(value[DATA])
-                    marked += 1
-            if raw.count(MARKER) == marked:  # nothing marked deeper down: as the mapper reads
+            marked = sum(1 for value in state.values() if _marked(value))
+            if raw.count(MARKER) == marked:  # nothing marked deeper down
                 return state
         event = self.mapper.to_domain_event(_stored(notification))
         decoded = dict(event.__dict__)
         decoded["class_version"] = getattr(type(event), "class_version", 1)
         return decoded
 
+    def decoded(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The state with its marked values decoded by the transcoder's transcodings."""
+        if self._names is not None:
+            for key, value in state.items():
+                if _marked(value):
+                    state[key] = self._names[value[TYPE]].decode(value[DATA])
+        return state
+
     @staticmethod
     def channel(state: dict[str, Any]) -> str:
-        """The channel of a `Contact.Recorded` state, of either version."""
+        """The channel of a `Contact.Recorded` state, of either version, decoded or not."""
         fact = state["fact"]
         if isinstance(fact, ContactFact):
             return fact.channel
-        return channel_id(fact["actor"], fact["counterpart"])  # version 1: the JSON shape
+        if _marked(fact):  # version 2: the transcoding's data is the fact's JSON shape
+            fact = fact[DATA]
+        return channel_id(fact["actor"], fact["counterpart"])  # version 1: that shape
 
-    @staticmethod
-    def recorded(state: dict[str, Any], position: int) -> RecordedContact:
+    def recorded(self, state: dict[str, Any], position: int) -> RecordedContact:
         """The fact a `Contact.Recorded` state records, upcast by the event class."""
+        state = self.decoded(state)
         cls = Contact.Recorded
         version = state.pop("class_version", 1)
         while version < cls.class_version:
@@ -75,12 +82,17 @@ class StoredContacts:
             version += 1
         return RecordedContact(state["fact"], state["timestamp"], position)
 
-    @staticmethod
-    def retraction(state: dict[str, Any], event_id: UUID, position: int) -> Retraction:
+    def retraction(self, state: dict[str, Any], event_id: UUID, position: int) -> Retraction:
         """The retraction a `Contact.Retracted` state records."""
+        state = self.decoded(state)
         return Retraction(
             state["retraction_id"], event_id, state["reason"], state["timestamp"], position
         )
+
+
+def _marked(value: Any) -> bool:
+    """A value the transcoder marked with the name of its transcoding."""
+    return type(value) is dict and len(value) == 2 and TYPE in value and DATA in value
 
 
 def _stored(notification: Notification) -> StoredEvent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -111,5 +112,6 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
                 Identifier(table), SQL(", ").join(map(Identifier, columns))
             )
         ) as copy:
+            values = itemgetter(*columns)
             for row in rows:
-                copy.write_row([row[k] for k in columns])
+                copy.write_row(values(row))

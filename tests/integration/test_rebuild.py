@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -29,9 +30,11 @@ from infra.readmodel import open_view
 from infra.readmodel.rows import EPOCH
 from infra.readmodel.writes import ViewWrites
 from service.bulk import share
+from service.projection import fold
 from service.projector import Projector
 from service.queries import ReadModel
 from service.rebuild import load, rebuild
+from service.stored import RECORDED, RETRACTED, StoredContacts
 from tests.e2e.test_projector_crash import TABLES
 from tests.factories import fact, typed
 from tests.integration.test_stored_versions import ACTORS, TOPIC, VERSION_1
@@ -297,3 +300,46 @@ def test_an_interrupted_rebuild_leaves_the_live_generation_and_is_discarded_next
         view.close()
     finally:
         model.close()
+
+
+def test_the_rebuild_reads_every_stored_contact_as_the_application_mapper_does(varied):
+    nested = {  # a value marked deeper down: read by the mapper itself
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2025-06-02T00:00:00+00:00"},
+        "originator_topic": "domain.contacts:Contact",
+        "fact": {
+            "_type_": "contact_fact",
+            "_data_": {
+                **fact("statement", "2025-05-21", id="6f1c1f2a-0b1e-4c3d-9a55-2f7d1e0c0a09"),
+                "precision": "day",
+                "summary": "",
+                "sources": [],
+                "details": {"ref": {"_type_": "uuid_hex", "_data_": uuid4().hex}},
+            },
+        },
+        "class_version": 2,
+    }
+    varied.recorder.insert_events(
+        [
+            StoredEvent(
+                UUID("6f1c1f2a-0b1e-4c3d-9a55-2f7d1e0c0a09"),
+                1,
+                TOPIC,
+                json.dumps(nested).encode(),
+            )
+        ]
+    )
+    contacts = StoredContacts(varied.mapper)
+    seen = set()
+    for notification in varied.recorder.select_notifications(
+        start=1, limit=100_000, topics=(RECORDED, RETRACTED)
+    ):
+        expected = fold(varied.mapper.to_domain_event(notification), notification.id)
+        state = contacts.state(notification)
+        if notification.topic == RECORDED:
+            assert contacts.channel(state) == expected.fact.channel
+            got = contacts.recorded(state, notification.id)
+        else:
+            got = contacts.retraction(state, UUID(str(notification.originator_id)), notification.id)
+        assert got == expected
+        seen.add((notification.topic, json.loads(notification.state).get("class_version", 1)))
+    assert seen == {(RECORDED, 1), (RECORDED, 2), (RETRACTED, 1)}
