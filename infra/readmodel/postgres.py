@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -94,6 +95,15 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
     def _insert_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         self._copy(c, "channel_segments", SEGMENT_INSERT, rows)
 
+    def _unbounded(self, c: Cursor) -> None:
+        c.execute("SET LOCAL statement_timeout = 0")
+
+    def _bulk(
+        self, c: Cursor, table: str, names: tuple[str, ...], rows: list[dict[str, Any]]
+    ) -> None:
+        if rows:
+            self._copy(c, table, names, rows)
+
     @staticmethod
     def _copy(c: Cursor, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
         assert isinstance(c, psycopg.Cursor)
@@ -102,5 +112,6 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
                 Identifier(table), SQL(", ").join(map(Identifier, columns))
             )
         ) as copy:
+            values = itemgetter(*columns)
             for row in rows:
-                copy.write_row([row[k] for k in columns])
+                copy.write_row(values(row))

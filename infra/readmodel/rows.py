@@ -30,6 +30,7 @@ MIN_TIME = -(2**62)
 MAX_TIME = 2**62
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+_compact = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(…, separators=…)
 
 Row = Mapping[str, Any]
 
@@ -112,7 +113,7 @@ def fact_row(generation: int, contact: RecordedContact) -> dict[str, Any]:
         "valid_from": micros(fact.valid_from),
         "recorded_at": micros(contact.recorded_at),
         "position": contact.position,
-        "fact": json.dumps(fact.to_dict(), separators=(",", ":")),
+        "fact": _compact(fact.to_dict()),
     }
 
 

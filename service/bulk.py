@@ -1,0 +1,272 @@
+"""The rebuild's bulk load: each channel's whole history projected at once, into rows.
+
+A rebuild sees every channel's history at once, so it need not go through the
+log batch by batch, loading channels and writing differences: a worker reads
+the log up to a position in large batches (service.stored decodes them), keeps
+the facts and retractions of the channels of its share (a hash of the channel
+id), then projects one channel at a time and writes the rows in bulk (COPY on
+PostgreSQL). Each channel goes through the incremental projection itself
+(`ChannelProjection`), its whole history as one batch, against `Collected`:
+a stand-in for the view that keeps, in memory, the rows the view's own writes
+would leave (writes.py: segments closed, opened and rewound, facts and their
+retractions). The rows are those the projector would write, batch by batch.
+
+Several workers share the channels between them (`part`, `parts`), each a
+process of its own on PostgreSQL; their rows go into a generation that is
+still being built, which no reader reads.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+
+from domain.events import RecordedContact, Retraction
+from infra.logging import get_logger
+from infra.readmodel import ActorState, ChangeSet
+from infra.readmodel.changes import Rewind
+from infra.readmodel.rows import (
+    MAX_TIME,
+    Row,
+    channel_row,
+    fact_row,
+    retraction_row,
+    segment_row,
+)
+from infra.readmodel.tables import RETRACTION
+from infra.readmodel.writes import Rows
+from infra.settings import Settings
+from infra.store import eventsourcing_env
+from service.application import Backchannel
+from service.projection import ChannelProjection
+from service.stored import RECORDED, RETRACTED, StoredContacts
+
+log = get_logger("backchannel.rebuild")
+READ_BATCH = 20_000  # log positions per read
+WRITE_CHANNELS = 500  # channels per bulk write (one transaction)
+NO_RETRACTION = dict.fromkeys(RETRACTION)
+Report = Callable[[int, int, int], None]  # (positions read, channels projected, channels)
+
+
+def share(channel: str, parts: int) -> int:
+    """Which of `parts` workers projects `channel` (the same in every process)."""
+    return zlib.crc32(channel.encode()) % parts if parts > 1 else 0
+
+
+SegmentKey = tuple[str, int, int]  # (channel, valid_from, known_from): the primary key
+
+
+class Collected:
+    """A stand-in for the view, for a projection that starts from nothing.
+
+    It holds no channel before the projection tells it of one, and applies
+    each batch's `ChangeSet` to rows in memory the way ViewWrites._write
+    applies it to tables. `take()` hands over the rows so far and forgets them.
+    """
+
+    def __init__(self) -> None:
+        self._channels: dict[str, dict[str, Any]] = {}
+        self._facts: dict[str, dict[str, Any]] = {}
+        self._segments: dict[SegmentKey, dict[str, Any]] = {}
+
+    # -- what the projection asks of its view ---------------------------------
+
+    def load(self, generation: int, channels: Sequence[str]) -> Iterator[Row]:
+        return iter(())
+
+    def channels_of(self, generation: int, event_ids: Sequence[str]) -> dict[str, str]:
+        return {e: self._facts[e]["channel"] for e in event_ids if e in self._facts}
+
+    def actors_of(self, generation: int, aggregate_ids: Sequence[str]) -> dict[str, ActorState]:
+        return {}
+
+    def apply(self, generation: int, changes: ChangeSet, tracking: Tracking, previous: int) -> None:
+        g = generation
+        for channel in changes.channels:
+            self._channels.setdefault(channel, channel_row(g, channel))
+        for contact in changes.facts:
+            self._facts[str(contact.id)] = {**fact_row(g, contact), **NO_RETRACTION}
+        for retraction in changes.retractions:
+            self._facts[str(retraction.event_id)].update(retraction_row(g, retraction))
+        for step in changes.steps:
+            if isinstance(step, Rewind):
+                self._rewind(step)
+                continue
+            for (channel, start), at in step.closes.items():
+                for row in self._segments.values():
+                    if (
+                        row["channel"] == channel
+                        and row["valid_from"] == start
+                        and row["known_to"] == MAX_TIME
+                    ):
+                        row["known_to"] = at
+            for opened in step.rows():
+                row = segment_row(
+                    g, opened.channel, opened.segment, opened.known_from, opened.known_to
+                )
+                self._segments[(row["channel"], row["valid_from"], row["known_from"])] = row
+
+    def _rewind(self, step: Rewind) -> None:
+        for key, row in list(self._segments.items()):
+            if row["channel"] != step.channel:
+                continue
+            if row["known_from"] >= step.at:
+                del self._segments[key]
+            elif step.at <= row["known_to"] < MAX_TIME:
+                row["known_to"] = MAX_TIME
+
+    def take(self) -> Rows:
+        rows = Rows(
+            list(self._channels.values()),
+            list(self._facts.values()),
+            list(self._segments.values()),
+        )
+        self._channels, self._facts, self._segments = {}, {}, {}
+        return rows
+
+
+@dataclass
+class Share:
+    """One worker's channels: each one's facts and retractions, in log order."""
+
+    items: dict[str, list[RecordedContact | Retraction]] = field(default_factory=dict)
+    channel_of: dict[UUID | str, str] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return sum(len(v) for v in self.items.values())
+
+
+def read_share(
+    app: Backchannel, until: int, part: int, parts: int, report: Report | None = None
+) -> Share:
+    """The facts and retractions, up to log position `until`, of this worker's channels."""
+    contacts = StoredContacts(app.mapper)
+    found = Share()
+    start = 1
+    while start <= until:
+        batch = app.recorder.select_notifications(
+            start=start, limit=READ_BATCH, stop=until, topics=(RECORDED, RETRACTED)
+        )
+        if not batch:
+            break
+        for notification in batch:
+            if notification.topic == RECORDED:
+                state = contacts.state(notification)
+                channel = contacts.channel(state)
+                if share(channel, parts) != part:
+                    continue
+                contact = contacts.recorded(state, notification.id)
+                if contact.id in found.channel_of:
+                    continue  # the projection would skip it too
+                found.channel_of[contact.id] = channel
+                found.items.setdefault(channel, []).append(contact)
+            else:
+                owner = found.channel_of.get(notification.originator_id)
+                if owner is not None:
+                    state = contacts.state(notification)
+                    retraction = contacts.retraction(
+                        state, UUID(str(notification.originator_id)), notification.id
+                    )
+                    found.items[owner].append(retraction)
+        start = batch[-1].id + 1
+        if report is not None:
+            report(min(start - 1, until), 0, 0)
+    return found
+
+
+def project_share(
+    found: Share,
+    *,
+    generation: int,
+    settings: Settings,
+    write: Callable[[Rows], None],
+    report: Report | None = None,
+    until: int = 0,
+) -> int:
+    """Project each channel of the share and `write` its rows, a few hundred channels at
+    a time; how many channels."""
+    collected = Collected()
+    projection = ChannelProjection(
+        collected,  # type: ignore[arg-type]
+        generation=generation,
+        window=settings.window,
+        cache_channels=1,
+    )
+    channels = sorted(found.items)
+    pending = Rows()
+    for done, channel in enumerate(channels, start=1):
+        projection.process(found.items.pop(channel), 0, 0)
+        projection.forget()
+        pending.extend(collected.take())
+        if done % WRITE_CHANNELS == 0 or done == len(channels):
+            write(pending)
+            pending = Rows()
+            if report is not None:
+                report(until, done, len(channels))
+    return len(channels)
+
+
+def build_share(
+    settings: Settings,
+    generation: int,
+    until: int,
+    part: int,
+    parts: int,
+    report: Report | None = None,
+) -> int:
+    """Read, project and write one worker's share of the channels; how many channels.
+
+    Garbage collection is held off while the share is read (millions of new,
+    long-lived objects, none of them in a cycle) and what was read is then
+    frozen out of its sight.
+    """
+    from infra.readmodel import open_view
+
+    app = Backchannel(eventsourcing_env(settings), window=settings.window)
+    view = open_view(settings)
+    enabled = gc.isenabled()
+    gc.disable()
+    writing = 0.0
+
+    def write(rows: Rows) -> None:
+        nonlocal writing
+        began = time.monotonic()
+        view.insert_rows(generation, rows)
+        writing += time.monotonic() - began
+
+    try:
+        started = time.monotonic()
+        found = read_share(app, until, part, parts, report)
+        events = found.events
+        read = time.monotonic()
+        gc.freeze()
+        gc.enable()
+        channels = project_share(
+            found, generation=generation, settings=settings, write=write, report=report, until=until
+        )
+        log.info(
+            "share loaded",
+            part=part,
+            channels=channels,
+            events=events,
+            reading=round(read - started, 1),
+            projecting=round(time.monotonic() - read - writing, 1),
+            writing=round(writing, 1),
+        )
+        return channels
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        view.close()
+        app.close()

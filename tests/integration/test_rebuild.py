@@ -1,0 +1,345 @@
+"""The rebuild's bulk load writes, row for row, what the projector writes batch by batch.
+
+On both stores: a synthetic workload (backdated facts, retractions), actors that
+change, facts stamped with one instant or stamped out of log order, and facts
+stored by version 1 of `Contact.Recorded`; then generated histories. Each is
+projected by the projector into the live generation and loaded in bulk into a
+generation of its own, and every table of the two is compared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.workload import load as load_workload
+from domain.contacts import Contact
+from domain.errors import Conflict
+from domain.events import EventType
+from infra.readmodel import open_view
+from infra.readmodel.rows import EPOCH
+from infra.readmodel.writes import ViewWrites
+from service.bulk import share
+from service.projection import fold
+from service.projector import Projector
+from service.queries import ReadModel
+from service.rebuild import load, rebuild
+from service.stored import RECORDED, RETRACTED, StoredContacts
+from tests.e2e.test_projector_crash import TABLES
+from tests.factories import fact, typed
+from tests.integration.test_stored_versions import ACTORS, TOPIC, VERSION_1
+
+ALL_TABLES = {
+    **TABLES,
+    "actors": "actor_id, aggregate_id, name, kind, country, role, aliases, registered, position",
+    "actor_names": "folded, actor_id",
+}
+T0 = datetime(2025, 6, 1, tzinfo=UTC)
+NOW = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def dump(view, generation: int) -> dict[str, list[tuple]]:
+    dumped = {}
+    with view._reading() as c:
+        for table, columns in ALL_TABLES.items():
+            c.execute(
+                view._sql(
+                    f"SELECT {columns} FROM {table} WHERE generation = %(g)s ORDER BY {columns}"
+                ),
+                {"g": generation},
+            )
+            dumped[table] = [
+                tuple(row[k.strip()] for k in columns.split(",")) for row in c.fetchall()
+            ]
+    return dumped
+
+
+def assert_bulk_load_matches_the_projector(settings, app, *, batch: int, workers: int) -> None:
+    """Project the log into the live generation, load it in bulk into a new one, compare."""
+    projector = Projector(settings, app=app, batch_size=batch)
+    view = open_view(settings)
+    try:
+        projector.catch_up()
+        live = view.live()
+        assert live is not None
+        building = view.create_generation(settings.window, EPOCH, live=False)
+        load(settings, app, view, building, app.head(), workers=workers)
+        assert view.max_tracking_id(f"Backchannel/channels#{building}") == app.head()
+        incremental, bulk = dump(view, live.number), dump(view, building)
+        for table in ALL_TABLES:
+            assert bulk[table] == incremental[table], table
+    finally:
+        view.close()
+        projector.stop()
+
+
+def stamped(app, events: list[Any]) -> None:
+    """Append domain events as they are, with the timestamps they carry."""
+    app.recorder.insert_events([app.mapper.to_stored_event(e) for e in events])
+
+
+def recorded_event(data: dict[str, Any], at: datetime) -> Contact.Recorded:
+    return Contact.Recorded(  # type: ignore[call-arg]
+        originator_topic=get_topic(Contact),
+        originator_id=UUID(data["id"]),
+        originator_version=1,
+        timestamp=at,
+        fact=typed(data),
+    )
+
+
+def retracted_event(event_id: str, at: datetime) -> Contact.Retracted:
+    return Contact.Retracted(  # type: ignore[call-arg]
+        originator_id=UUID(event_id),
+        originator_version=2,
+        timestamp=at,
+        retraction_id=uuid4(),
+        reason="wrong day",
+    )
+
+
+@pytest.fixture
+def varied(backchannel):
+    """A log with everything the projection treats apart."""
+    app = backchannel
+    load_workload(app, events=1500, channels=30, batch=40)
+    for profile in ACTORS:
+        app.register_actor(profile)
+    app.update_actor("lloyd-austin", name="Lloyd J. Austin III", aliases=["Austin"])
+    app.update_actor("sergei-shoigu", role="Secretary of the Security Council")
+    app.update_actor("sergei-shoigu", aliases=["Shoygu", "Shoigu S."])
+    app.recorder.insert_events(
+        [StoredEvent(i, 1, TOPIC, state.encode()) for i, state in VERSION_1.items()]
+    )
+    same = [fact(t, f"2025-05-{d:02d}") for t, d in (("call_held", 3), ("call_requested", 9))]
+    later = [fact("call_refused", "2025-05-10"), fact("meeting_held", "2025-04-01")]
+    stamped(
+        app,
+        [
+            *(recorded_event(f, T0) for f in same),  # one instant, twice
+            recorded_event(later[0], T0 + timedelta(seconds=2)),
+            recorded_event(later[1], T0 + timedelta(seconds=1)),  # stamped before the last
+            retracted_event(same[1]["id"], T0 + timedelta(seconds=2)),  # at an instant used
+            retracted_event(str(next(iter(VERSION_1))), T0 + timedelta(seconds=3)),
+        ],
+    )
+    app.record_fact(fact("statement", "2025-05-20"))
+    return app
+
+
+def test_a_bulk_load_in_one_process_writes_what_the_projector_writes(settings, varied):
+    assert_bulk_load_matches_the_projector(settings, varied, batch=7, workers=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_bulk_load_by_worker_processes_writes_what_the_projector_writes(settings, varied):
+    assert_bulk_load_matches_the_projector(settings, varied, batch=100, workers=3)
+
+
+def test_every_channel_falls_to_exactly_one_worker():
+    channels = [f"actor-{a:05d}~actor-{b:05d}" for a, b in itertools.combinations(range(40), 2)]
+    for parts in (1, 2, 3):
+        shares = [share(c, parts) for c in channels]
+        assert set(shares) == set(range(parts))
+        assert shares == [share(c, parts) for c in channels]  # and always the same one
+
+
+ROLES = ("a", "b", "c")
+PAIRS = list(itertools.combinations(ROLES, 2))
+_examples = itertools.count()
+
+
+@st.composite
+def facts(draw: st.DrawFn) -> dict[str, Any]:
+    when = EPOCH.replace(year=2022) + timedelta(days=draw(st.integers(0, 90)))
+    if draw(st.booleans()):
+        when += timedelta(seconds=draw(st.integers(0, 86_399)))
+    actor, counterpart = draw(st.permutations(list(draw(st.sampled_from(PAIRS)))))
+    return {
+        "type": draw(st.sampled_from(list(EventType))).value,
+        "occurred_at": when.isoformat().replace("+00:00", "Z"),
+        "actor": actor,
+        "counterpart": counterpart,
+    }
+
+
+steps = st.one_of(
+    st.tuples(st.just("fact"), facts()),
+    st.tuples(st.just("batch"), st.lists(facts(), min_size=2, max_size=4)),
+    st.tuples(st.just("race"), st.tuples(facts(), facts())),
+    st.tuples(st.just("same instant"), st.lists(facts(), min_size=2, max_size=3)),
+    st.tuples(st.just("retract"), st.integers(0, 40)),
+    st.tuples(st.just("rename"), st.sampled_from(ROLES)),
+)
+
+
+class History:
+    """One example's actors and writes, in its own corner of the shared store."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        prefix = f"r{next(_examples)}"
+        self.ids = {role: f"{prefix}-{role}" for role in ROLES}
+        for actor_id in self.ids.values():
+            app.register_actor(
+                {"id": actor_id, "name": actor_id, "kind": "person", "country": "US"}
+            )
+        self.event_ids: list[UUID] = []
+        self.clock = T0
+
+    def named(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **item,
+            "id": str(uuid4()),
+            "actor": self.ids[item["actor"]],
+            "counterpart": self.ids[item["counterpart"]],
+        }
+
+    def write(self, step: tuple[str, Any]) -> None:
+        kind, value = step
+        if kind in ("fact", "batch"):
+            items = [value] if kind == "fact" else value
+            for written in self.app.record_facts([self.named(i) for i in items]):
+                self.event_ids.append(written.contact.id)
+        elif kind == "race":
+            first, second = (Contact(fact=typed(self.named(i))) for i in value)
+            self.app.save(second)
+            self.app.save(first)
+            self.event_ids += [second.id, first.id]
+        elif kind == "same instant":
+            self.clock += timedelta(seconds=1)
+            named = [self.named(i) for i in value]
+            stamped(self.app, [recorded_event(i, self.clock) for i in named])
+            self.event_ids += [UUID(i["id"]) for i in named]
+        elif kind == "retract" and self.event_ids:
+            with contextlib.suppress(Conflict):
+                self.app.retract(self.event_ids[value % len(self.event_ids)], "wrong")
+        elif kind == "rename":
+            self.app.update_actor(self.ids[value], name=f"{value} {len(self.event_ids)}")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history_steps=st.lists(steps, min_size=1, max_size=15), batch=st.integers(1, 6))
+def test_a_bulk_load_of_any_history_writes_what_the_projector_writes(
+    settings, backchannel, history_steps, batch
+):
+    history = History(backchannel)
+    for step in history_steps:
+        history.write(step)
+    assert_bulk_load_matches_the_projector(settings, backchannel, batch=batch, workers=1)
+
+
+def test_a_rebuild_catches_up_with_what_is_appended_meanwhile_before_it_switches(settings, varied):
+    Projector(settings, app=varied).catch_up()
+    appended: list[int] = []
+
+    def meanwhile(position: int, target: int) -> None:
+        if not appended:  # during the bulk load: after the head it loads up to
+            appended.append(varied.record_fact(fact("call_held", "2025-05-30")).position)
+
+    done = rebuild(settings, progress=meanwhile, workers=1)
+    assert appended and done.position == varied.head() >= appended[0]
+    view = open_view(settings)
+    try:
+        assert [(g.number, g.state) for g in view.generations()] == [(done.generation, "live")]
+        reference = view.create_generation(settings.window, EPOCH, live=False)
+        Projector(settings, app=varied, view=view, generation=reference).catch_up()
+        rebuilt, projected = dump(view, done.generation), dump(view, reference)
+        for table in ALL_TABLES:
+            assert rebuilt[table] == projected[table], table
+    finally:
+        view.close()
+
+
+def test_an_interrupted_rebuild_leaves_the_live_generation_and_is_discarded_next_time(
+    settings, varied, monkeypatch
+):
+    Projector(settings, app=varied).catch_up()
+    model = ReadModel.open(settings)
+    try:
+        before = [s.status for s in model.board(as_of=NOW, known_at=NOW)]
+        view = open_view(settings)
+        live = dump(view, 1)
+        writes = ViewWrites.insert_rows
+        calls = []
+
+        def interrupted(self, generation, rows):
+            calls.append(generation)
+            if len(calls) > 1:
+                raise KeyboardInterrupt
+            writes(self, generation, rows)
+
+        monkeypatch.setattr("service.bulk.WRITE_CHANNELS", 10)
+        monkeypatch.setattr(ViewWrites, "insert_rows", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            rebuild(settings, workers=1)
+        monkeypatch.undo()
+        assert [(g.number, g.state) for g in view.generations()] == [(2, "building"), (1, "live")]
+        assert dump(view, 1) == live
+        assert [s.status for s in model.board(as_of=NOW, known_at=NOW)] == before
+        done = rebuild(settings, workers=1)
+        assert [(g.number, g.state) for g in view.generations()] == [(3, "live")]
+        assert dump(view, 2) == {table: [] for table in ALL_TABLES}
+        assert [s.status for s in model.board(as_of=NOW, known_at=NOW)] == before
+        assert done.position == varied.head()
+        view.close()
+    finally:
+        model.close()
+
+
+def test_the_rebuild_reads_every_stored_contact_as_the_application_mapper_does(varied):
+    nested = {  # a value marked deeper down: read by the mapper itself
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2025-06-02T00:00:00+00:00"},
+        "originator_topic": "domain.contacts:Contact",
+        "fact": {
+            "_type_": "contact_fact",
+            "_data_": {
+                **fact("statement", "2025-05-21", id="6f1c1f2a-0b1e-4c3d-9a55-2f7d1e0c0a09"),
+                "precision": "day",
+                "summary": "",
+                "sources": [],
+                "details": {"ref": {"_type_": "uuid_hex", "_data_": uuid4().hex}},
+            },
+        },
+        "class_version": 2,
+    }
+    varied.recorder.insert_events(
+        [
+            StoredEvent(
+                UUID("6f1c1f2a-0b1e-4c3d-9a55-2f7d1e0c0a09"),
+                1,
+                TOPIC,
+                json.dumps(nested).encode(),
+            )
+        ]
+    )
+    contacts = StoredContacts(varied.mapper)
+    seen = set()
+    for notification in varied.recorder.select_notifications(
+        start=1, limit=100_000, topics=(RECORDED, RETRACTED)
+    ):
+        expected = fold(varied.mapper.to_domain_event(notification), notification.id)
+        state = contacts.state(notification)
+        if notification.topic == RECORDED:
+            assert contacts.channel(state) == expected.fact.channel
+            got = contacts.recorded(state, notification.id)
+        else:
+            got = contacts.retraction(state, UUID(str(notification.originator_id)), notification.id)
+        assert got == expected
+        seen.add((notification.topic, json.loads(notification.state).get("class_version", 1)))
+    assert seen == {(RECORDED, 1), (RECORDED, 2), (RETRACTED, 1)}
