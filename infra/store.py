@@ -140,6 +140,16 @@ class BoundedPostgresFactory(PostgresFactory):
         return super().tracking_recorder(bounded)
 
 
+def commit_wait_seconds(env: Any) -> float:
+    """How long a writer waits for the group commit before giving up (503): the store's
+    own bounds on the group in flight and on its own, with room to spare."""
+    pool = float(env.get(POOL_TIMEOUT) or 0)
+    statement = float(env.get(STATEMENT_TIMEOUT) or 0)
+    if not pool and not statement:  # SQLite: its lock timeout bounds each transaction
+        return 3 * float(env.get("SQLITE_LOCK_TIMEOUT") or 10)
+    return 3 * (pool + statement) + 1
+
+
 def eventsourcing_env(settings: Settings, *, create_table: bool = False) -> dict[str, str]:
     """The library's persistence settings for our one database URL.
 

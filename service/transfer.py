@@ -35,7 +35,7 @@ from domain.events import (
 )
 from domain.time import EARLIEST
 from infra.logging import get_logger
-from service.application import Backchannel
+from service.application import Backchannel, facts_build
 from service.views import event_view
 
 T = TypeVar("T")
@@ -443,7 +443,7 @@ def store_event_stream(
         fresh = [f for f in facts if f.id not in known]
         try:
             if fresh:
-                app.save(*[Contact(fact=f) for f in fresh])
+                app.append(facts_build(fresh))
         except IntegrityError:
             # Another writer stored some of them since the first pass: keep what matches.
             again = []
@@ -456,7 +456,7 @@ def store_event_stream(
                         f"event {fact.id} was stored meanwhile with different content"
                     ) from None
             if again:
-                app.save(*[Contact(fact=f) for f in again])
+                app.append(facts_build(again))
             fresh = again
         stored += len(fresh)
         present += len(facts) - len(fresh)
