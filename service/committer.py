@@ -122,6 +122,11 @@ class GroupCommit:
             raise ticket.error
         return ticket.recordings
 
+    def waiting(self) -> int:
+        """How many writers are queued for the next group."""
+        with self._changed:
+            return len(self._queue)
+
     def _lead(self) -> None:
         """Store the queued group (called and returning with the condition held)."""
         self._leading = True
