@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -34,6 +35,7 @@ def fold(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
+@lru_cache(maxsize=65536)
 def actor_uuid(actor_id: str) -> UUID:
     """The aggregate id of the actor with slug `actor_id`."""
     return uuid5(NAMESPACE, f"actor:{actor_id}")

@@ -68,3 +68,35 @@ def _rows(recorder: Any, ids: list[UUID]) -> list[Any]:
     with datastore.transaction(commit=False) as c:
         c.execute(query, [i.hex for i in ids])
         return list(c.fetchall())
+
+
+def versions(recorder: Any, originator_ids: Collection[UUID]) -> dict[UUID, int]:
+    """The last stored version of each aggregate among `originator_ids` that has any."""
+    if not originator_ids:
+        return {}
+    datastore = recorder.datastore
+    table = recorder.events_table_name
+    ids = list(originator_ids)
+    if hasattr(datastore, "schema"):  # PostgreSQL
+        statement = SQL(
+            "SELECT originator_id, max(originator_version) AS version FROM {0}.{1}"
+            " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(Identifier(datastore.schema), Identifier(table))
+        with datastore.transaction(commit=False) as c:
+            c.execute(statement, (ids,))
+            rows = list(c.fetchall())
+    else:
+        marks = ", ".join("?" for _ in ids)
+        # The table's name is the library's; the values are parameters.
+        query = "SELECT originator_id, max(originator_version) AS version FROM "
+        query += f"{table} WHERE originator_id IN ({marks}) GROUP BY originator_id"
+        with datastore.transaction(commit=False) as c:
+            c.execute(query, [i.hex for i in ids])
+            rows = list(c.fetchall())
+    found: dict[UUID, int] = {}
+    for row in rows:
+        originator = row["originator_id"]
+        found[originator if isinstance(originator, UUID) else UUID(originator)] = int(
+            row["version"]
+        )
+    return found

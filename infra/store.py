@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -35,6 +35,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment
 from psycopg import Connection
 from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
 from infra.settings import Settings
@@ -93,10 +94,70 @@ def _once_more_if_broken(method: Any) -> Any:
     return call
 
 
-class BoundedApplicationRecorder(PostgresApplicationRecorder):
-    """The log's recorder, each call bounded by the pool's and the statement timeout."""
+COPY_FROM = 64  # events: an append of at least this many is written with COPY
 
-    insert_events = _once_more_if_broken(PostgresApplicationRecorder.insert_events)
+
+class BoundedApplicationRecorder(PostgresApplicationRecorder):
+    """The log's recorder, each call bounded by the pool's and the statement timeout.
+
+    A large append (a batch, an import chunk, a busy group commit) is written with
+    COPY instead of the library's INSERT of an array of composites, in the same
+    transaction shape: the library's table lock, its NOTIFY, then the rows, the
+    library's own stored events unchanged (its mapper made them). Under that lock no
+    other transaction takes notification ids, so the rows took consecutive ones,
+    ending at the sequence's current value; that is checked before committing.
+    """
+
+    def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
+        if len(stored_events) < COPY_FROM or self.datastore.enable_db_functions:
+            return self._insert(stored_events, **kwargs)
+        return self._copy(stored_events)
+
+    _insert = _once_more_if_broken(PostgresApplicationRecorder.insert_events)
+
+    def _copy_attempt(self, stored_events: Any) -> list[int]:
+        table = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        )
+        qualified = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        count = len(stored_events)
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            statement = SQL(
+                "COPY {0} (originator_id, originator_version, topic, state) FROM STDIN"
+            ).format(table)
+            with curs.copy(statement) as copy:
+                for event in stored_events:
+                    copy.write_row(
+                        (event.originator_id, event.originator_version, event.topic, event.state)
+                    )
+            curs.execute(
+                "SELECT currval(pg_get_serial_sequence(%s, 'notification_id')) AS last",
+                (qualified,),
+            )
+            row = curs.fetchone()
+            assert row is not None
+            last = int(row["last"])
+            curs.execute(
+                SQL("SELECT count(*) AS n FROM {0} WHERE notification_id BETWEEN %s AND %s").format(
+                    table
+                ),
+                (last - count + 1, last),
+            )
+            found = curs.fetchone()
+            if found is None or int(found["n"]) != count:
+                raise ProgrammingError("the copied events did not take consecutive positions")
+        return list(range(last - count + 1, last + 1))
+
+    def _copy(self, stored_events: Any) -> list[int]:
+        try:
+            return self._copy_attempt(stored_events)
+        except (InterfaceError, OperationalError) as error:
+            if not connection_broke(error):
+                raise
+            return self._copy_attempt(stored_events)
+
     select_events = _once_more_if_broken(PostgresApplicationRecorder.select_events)
     select_notifications = _once_more_if_broken(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _once_more_if_broken(PostgresApplicationRecorder.max_notification_id)
@@ -138,6 +199,16 @@ class BoundedPostgresFactory(PostgresFactory):
             },
         )
         return super().tracking_recorder(bounded)
+
+
+def commit_wait_seconds(env: Any) -> float:
+    """How long a writer waits for the group commit before giving up (503): the store's
+    own bounds on the group in flight and on its own, with room to spare."""
+    pool = float(env.get(POOL_TIMEOUT) or 0)
+    statement = float(env.get(STATEMENT_TIMEOUT) or 0)
+    if not pool and not statement:  # SQLite: its lock timeout bounds each transaction
+        return 3 * float(env.get("SQLITE_LOCK_TIMEOUT") or 10)
+    return 3 * (pool + statement) + 1
 
 
 def eventsourcing_env(settings: Settings, *, create_table: bool = False) -> dict[str, str]:

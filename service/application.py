@@ -10,7 +10,6 @@ read model (service.queries).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from eventsourcing.persistence import (
     Recording,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 
 from domain.actors import Actor, ActorProfile, actor_uuid, parse_actor
 from domain.contacts import Contact
@@ -39,11 +39,15 @@ from domain.events import (
     parse_fact,
 )
 from domain.status import DEFAULT_WINDOW
-from infra.log import histories
+from infra.log import histories, versions
+from infra.store import commit_wait_seconds
+from service.committer import Build, GroupCommit, Stamp
 
 Clock = Callable[[], datetime]
 Suggest = Callable[[str], list[str]]
 READ_BATCH = 1000
+CONTACT_TOPIC = get_topic(Contact)
+ACTOR_TOPIC = get_topic(Actor)
 # A fact to record: typed (the API's request schema built it), or in the API's JSON
 # shape (a line of an import file), which is checked here.
 Stated = ContactFact | Mapping[str, Any]
@@ -129,9 +133,13 @@ class Backchannel(Application[UUID]):
         self.suggest = suggest  # ids close to an unknown actor's name (from the read model)
         self.written = 0  # the last log position this process appended
         self.listeners: list[Callable[[int], None]] = []  # told of every append's position
-        # Held from the moment new events are stamped until the store has them, so
-        # that, within a process, recorded_at never runs backwards along the log.
-        self._append_lock = threading.RLock()
+        # Every append goes through it: concurrent writers share transactions, and
+        # it stamps their events in log order.
+        self.committer = GroupCommit(
+            self._store_group,
+            lambda ids: versions(self.recorder, ids),
+            wait_seconds=commit_wait_seconds(self.env),
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -150,20 +158,10 @@ class Backchannel(Application[UUID]):
                 raise Conflict(f"actor {profile.id!r} is registered with different content")
             return WrittenActor(False, existing.position, actor.profile)
         try:
-            with self._append_lock:
-                actor = Actor(
-                    actor_id=profile.id,
-                    name=profile.name,
-                    kind=profile.kind.value,
-                    country=profile.country,
-                    role=profile.role,
-                    aliases=list(profile.aliases),
-                )
-                recordings = self.save(actor)
+            recordings = self.append(lambda stamp: [registered(profile, stamp())])
         except IntegrityError:
             return self.register_actor(data)  # a concurrent twin won: compare with it
-        position = self._note(recordings)
-        return WrittenActor(True, position, actor.profile)
+        return WrittenActor(True, _last(recordings), profile)
 
     def actors(self, actor_ids: Collection[str]) -> dict[str, ActorProfile]:
         """The registered actors among `actor_ids`, as the log holds them now."""
@@ -189,21 +187,39 @@ class Backchannel(Application[UUID]):
             raise InvalidFact([FieldError(("name",), "must not be empty")])
         if any(not alias.strip() for alias in aliases):
             raise InvalidFact([FieldError(("aliases",), "must be non-empty strings")])
+        changes: list[tuple[type[Actor.Event], dict[str, Any]]] = []
+        if name is not None and name.strip() != actor.name:
+            changes.append((Actor.Renamed, {"name": name.strip()}))
+        if role is not None and role != actor.role:
+            changes.append((Actor.RoleChanged, {"role": role}))
+        added: list[str] = []
+        for alias in aliases:
+            if alias.strip() not in actor.aliases and alias.strip() not in added:
+                added.append(alias.strip())
+                changes.append((Actor.AliasAdded, {"alias": alias.strip()}))
+        if not changes:
+            return WrittenActor(False, self.head(), actor.profile)
+
+        def build(stamp: Stamp) -> list[Any]:
+            at = stamp()
+            return [
+                kind(
+                    originator_id=actor.id,
+                    originator_version=actor.version + n,
+                    timestamp=at,
+                    **fields,
+                )
+                for n, (kind, fields) in enumerate(changes, start=1)
+            ]
+
         try:
-            with self._append_lock:
-                if name is not None and name.strip() != actor.name:
-                    actor.rename(name.strip())
-                if role is not None and role != actor.role:
-                    actor.change_role(role)
-                for alias in aliases:
-                    if alias.strip() not in actor.aliases:
-                        actor.add_alias(alias.strip())
-                if not actor.pending_events:
-                    return WrittenActor(False, self.head(), actor.profile)
-                recordings = self.save(actor)
+            recordings = self.append(build)
         except IntegrityError as error:
             raise Conflict(f"actor {actor_id!r} changed concurrently; try again") from error
-        return WrittenActor(True, self._note(recordings), actor.profile)
+        for recording in recordings:
+            change: Any = recording.domain_event
+            change.mutate(actor)
+        return WrittenActor(True, _last(recordings), actor.profile)
 
     # -- contact facts --------------------------------------------------------
 
@@ -235,21 +251,21 @@ class Backchannel(Application[UUID]):
                         f"event {fact.id} is already recorded with different content"
                         + (f" (item {index})" if len(items) > 1 else "")
                     )
+            fresh = [f for f in facts if f.id not in stored]
             try:
-                with self._append_lock:
-                    fresh = {f.id: Contact(fact=f) for f in facts if f.id not in stored}
-                    recordings = self.save(*fresh.values()) if fresh else []
+                recordings = self.append(facts_build(fresh)) if fresh else []
             except IntegrityError:
                 if attempt == 2:
                     raise
                 continue
-            self._note(recordings)
             break
-        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        new = {r.domain_event.originator_id: r for r in recordings}
         written: list[WrittenContact] = []
         for fact in facts:
-            if fact.id in fresh:
-                contact = RecordedContact(fact, fresh[fact.id].created_on, positions[fact.id])
+            if fact.id in new:
+                recording = new[fact.id]
+                event: Any = recording.domain_event
+                contact = RecordedContact(fact, event.timestamp, recording.notification.id)
                 written.append(WrittenContact(True, contact.position, contact))
             else:
                 contact, retraction = _recorded(stored[fact.id])
@@ -273,19 +289,44 @@ class Backchannel(Application[UUID]):
             raise NotFound(f"no event {event_id}")
         contact = existing.aggregate
         recorded, _ = _recorded(existing)
+        if contact.retraction_id is not None:
+            raise Conflict(f"event {event_id} is already retracted")
+        retraction_id, why = uuid4(), reason.strip()
+
+        def build(stamp: Stamp) -> list[Any]:
+            return [
+                Contact.Retracted(  # type: ignore[call-arg]
+                    originator_id=event_id,
+                    originator_version=contact.version + 1,
+                    timestamp=stamp(),
+                    retraction_id=retraction_id,
+                    reason=why,
+                )
+            ]
+
         try:
-            with self._append_lock:
-                contact.retract(uuid4(), reason.strip())
-                recordings = self.save(contact)
+            recordings = self.append(build)
         except IntegrityError as error:
             raise Conflict(f"event {event_id} is already retracted") from error
-        position = self._note(recordings)
+        position = _last(recordings)
         event = recordings[-1].domain_event
         assert isinstance(event, Contact.Retracted)
         retraction = Retraction(
             event.retraction_id, event_id, event.reason, event.timestamp, position
         )
         return WrittenRetraction(True, position, retraction, recorded)
+
+    # -- appending -----------------------------------------------------------
+
+    def append(self, build: Build) -> list[Recording[UUID]]:
+        """Store the events `build` returns, stamped in log order, in the next group
+        commit (see service.committer); their recordings, in order."""
+        return self.committer.append(build)
+
+    def _store_group(self, events: Sequence[Any]) -> list[Recording[UUID]]:
+        recordings = self.save(*events)
+        self._note(recordings)
+        return recordings
 
     # -- reading the log ------------------------------------------------------
 
@@ -377,6 +418,47 @@ class Backchannel(Application[UUID]):
             for listener in self.listeners:
                 listener(position)
         return position
+
+
+def recorded_event(fact: ContactFact, at: datetime) -> Contact.Recorded:
+    """The event recording `fact`, as `Contact(fact=fact)` would, stamped `at`."""
+    return Contact.Recorded(  # type: ignore[call-arg]
+        originator_topic=CONTACT_TOPIC,
+        originator_id=fact.id,
+        originator_version=1,
+        timestamp=at,
+        fact=fact,
+    )
+
+
+def facts_build(facts: Sequence[ContactFact]) -> Build:
+    """A build recording each of `facts` (none stored yet), all with one stamp."""
+
+    def build(stamp: Stamp) -> list[Any]:
+        at = stamp()
+        return [recorded_event(f, at) for f in facts]
+
+    return build
+
+
+def registered(profile: ActorProfile, at: datetime) -> Actor.Registered:
+    """The event registering `profile`, as `Actor(...)` would, stamped `at`."""
+    return Actor.Registered(  # type: ignore[call-arg]
+        originator_topic=ACTOR_TOPIC,
+        originator_id=actor_uuid(profile.id),
+        originator_version=1,
+        timestamp=at,
+        actor_id=profile.id,
+        name=profile.name,
+        kind=profile.kind.value,
+        country=profile.country,
+        role=profile.role,
+        aliases=list(profile.aliases),
+    )
+
+
+def _last(recordings: Sequence[Recording[UUID]]) -> int:
+    return max((r.notification.id for r in recordings), default=0)
 
 
 def _fact_of(history: History) -> ContactFact | None:

@@ -41,6 +41,7 @@ from domain.events import ContactFact, check_response, parse_fact
 from domain.time import format_instant
 from infra.logging import get_logger
 from service.application import Backchannel
+from service.committer import Build
 from service.transfer import (
     CHUNK,
     BadLine,
@@ -397,14 +398,17 @@ def store_archive(
             continue
         pending.append(event)
         if len(pending) >= CHUNK:
-            app.save(*pending)
-            stored += len(pending)
+            stored += len(app.append(_as_given(pending)))
             pending = []
     if pending:
-        app.save(*pending)
-        stored += len(pending)
+        stored += len(app.append(_as_given(pending)))
     _log.info("archive_imported", stored=stored, present=present, as_new=as_new)
     return stored, present
+
+
+def _as_given(events: list[DomainEventProtocol[UUID]]) -> Build:
+    """A build of events stamped already (their recorded_at is the archive's)."""
+    return lambda _stamp: events
 
 
 def _event(

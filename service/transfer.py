@@ -34,8 +34,9 @@ from domain.events import (
     parse_fact,
 )
 from domain.time import EARLIEST
+from infra.log import histories
 from infra.logging import get_logger
-from service.application import Backchannel
+from service.application import Backchannel, facts_build
 from service.views import event_view
 
 T = TypeVar("T")
@@ -348,6 +349,15 @@ class Store:
             for stored in self.app.recorder.select_events(originator_id)
         ]
 
+    def facts(self, event_ids: Sequence[UUID]) -> dict[UUID, ContactFact]:
+        """The stored facts among these ids, in one read of the log by key."""
+        found: dict[UUID, ContactFact] = {}
+        for originator_id, stored in histories(self.app.recorder, event_ids).items():
+            event = self.app.mapper.to_domain_event(stored[0].event)
+            if isinstance(event, Contact.Recorded):
+                found[originator_id] = event.fact
+        return found
+
     def fact(self, event_id: UUID) -> ContactFact | None:
         """The stored fact with this id, if any."""
         found = self.app.recorder.select_events(event_id, limit=1)
@@ -388,6 +398,7 @@ def check_event_stream(
     for chunk in chunked(iter_lines(stream, meter)):
         facts = [(number, checked_fact(number, item, now)) for number, item in chunk]
         earlier = index.lines_of([f.id for _, f in facts])
+        known = store.facts([f.id for _, f in facts])
         rows: list[tuple[int, ContactFact, bool]] = []
         for number, fact in facts:
             if fact.id in earlier:
@@ -399,7 +410,7 @@ def check_event_stream(
                     raise BadLine(number, str(store.unknown_actor(name)))
             if fact.in_response_to is not None:
                 index.expect_request(number, fact)
-            stored = store.fact(fact.id)
+            stored = known.get(fact.id)
             if stored is not None and stored.to_dict() != fact.to_dict():
                 raise BadLine(number, f"event {fact.id} is already recorded with different content")
             rows.append((number, fact, stored is not None))
@@ -443,7 +454,7 @@ def store_event_stream(
         fresh = [f for f in facts if f.id not in known]
         try:
             if fresh:
-                app.save(*[Contact(fact=f) for f in fresh])
+                app.append(facts_build(fresh))
         except IntegrityError:
             # Another writer stored some of them since the first pass: keep what matches.
             again = []
@@ -456,7 +467,7 @@ def store_event_stream(
                         f"event {fact.id} was stored meanwhile with different content"
                     ) from None
             if again:
-                app.save(*[Contact(fact=f) for f in again])
+                app.append(facts_build(again))
             fresh = again
         stored += len(fresh)
         present += len(facts) - len(fresh)
