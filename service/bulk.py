@@ -35,6 +35,7 @@ from infra.readmodel.changes import Rewind
 from infra.readmodel.rows import (
     MAX_TIME,
     Row,
+    Spelling,
     channel_row,
     fact_row,
     retraction_row,
@@ -75,6 +76,7 @@ class Collected:
         self._channels: dict[str, dict[str, Any]] = {}
         self._facts: dict[str, dict[str, Any]] = {}
         self._segments: dict[SegmentKey, dict[str, Any]] = {}
+        self._spelling = Spelling()
 
     # -- what the projection asks of its view ---------------------------------
 
@@ -88,13 +90,18 @@ class Collected:
         return {}
 
     def apply(self, generation: int, changes: ChangeSet, tracking: Tracking, previous: int) -> None:
-        g = generation
+        g, spelling = generation, self._spelling
         for channel in changes.channels:
             self._channels.setdefault(channel, channel_row(g, channel))
         for contact in changes.facts:
-            self._facts[str(contact.id)] = {**fact_row(g, contact), **NO_RETRACTION}
+            self._facts[spelling.text(contact.id)] = {
+                **fact_row(g, contact, spelling),
+                **NO_RETRACTION,
+            }
         for retraction in changes.retractions:
-            self._facts[str(retraction.event_id)].update(retraction_row(g, retraction))
+            self._facts[spelling.text(retraction.event_id)].update(
+                retraction_row(g, retraction, spelling)
+            )
         for step in changes.steps:
             if isinstance(step, Rewind):
                 self._rewind(step)
@@ -109,7 +116,7 @@ class Collected:
                         row["known_to"] = at
             for opened in step.rows():
                 row = segment_row(
-                    g, opened.channel, opened.segment, opened.known_from, opened.known_to
+                    g, opened.channel, opened.segment, opened.known_from, opened.known_to, spelling
                 )
                 self._segments[(row["channel"], row["valid_from"], row["known_from"])] = row
 
@@ -129,6 +136,7 @@ class Collected:
             list(self._segments.values()),
         )
         self._channels, self._facts, self._segments = {}, {}, {}
+        self._spelling.forget()
         return rows
 
 

@@ -98,6 +98,9 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
     def _unbounded(self, c: Cursor) -> None:
         c.execute("SET LOCAL statement_timeout = 0")
 
+    def _commit_lazily(self, c: Cursor) -> None:
+        c.execute("SET LOCAL synchronous_commit = off")
+
     def _bulk(
         self, c: Cursor, table: str, names: tuple[str, ...], rows: list[dict[str, Any]]
     ) -> None:

@@ -54,29 +54,82 @@ def upper(at: datetime | None) -> int:
     return MAX_TIME if at is None else micros(at)
 
 
+class Spelling:
+    """How times and ids are spelled in rows, remembering what it spelled already.
+
+    A channel's rows repeat the same instants (a segment's end is the next one's
+    start) and ids (a contact is evidence of many segments); a bulk load spells
+    them once. `forget()` keeps the memory to what is still being written.
+    """
+
+    def __init__(self) -> None:
+        self._times: dict[datetime, int] = {}
+        self._ids: dict[UUID, str] = {}
+
+    def micros(self, at: datetime) -> int:
+        value = self._times.get(at)
+        if value is None:
+            value = self._times[at] = micros(at)
+        return value
+
+    def text(self, id: UUID) -> str:
+        value = self._ids.get(id)
+        if value is None:
+            value = self._ids[id] = str(id)
+        return value
+
+    def forget(self) -> None:
+        self._times.clear()
+        self._ids.clear()
+
+
+class _Plain(Spelling):
+    """Spells every value afresh (what a projector's small batches need)."""
+
+    def micros(self, at: datetime) -> int:
+        return micros(at)
+
+    def text(self, id: UUID) -> str:
+        return str(id)
+
+
+PLAIN = _Plain()
+
+
 def segment_row(
-    generation: int, channel: str, segment: Segment, known_from: int, known_to: int
+    generation: int,
+    channel: str,
+    segment: Segment,
+    known_from: int,
+    known_to: int,
+    spelling: Spelling = PLAIN,
 ) -> dict[str, Any]:
+    at = spelling.micros
     return {
         "generation": generation,
         "channel": channel,
-        "valid_from": lower(segment.start),
+        "valid_from": MIN_TIME if segment.start is None else at(segment.start),
         "known_from": known_from,
-        "valid_to": upper(segment.end),
+        "valid_to": MAX_TIME if segment.end is None else at(segment.end),
         "known_to": known_to,
         "status": segment.status.value,
-        "since": None if segment.since is None else micros(segment.since),
+        "since": None if segment.since is None else at(segment.since),
         "event_count": segment.event_count,
-        "last_contact": None if segment.last_contact is None else str(segment.last_contact),
-        "evidence": _ids(segment.evidence),
+        "last_contact": None
+        if segment.last_contact is None
+        else spelling.text(segment.last_contact),
+        "evidence": _ids(segment.evidence, spelling),
         "requests": json.dumps(dict(segment.requests)) if segment.requests else "{}",
         "refusals": json.dumps(dict(segment.refusals)) if segment.refusals else "{}",
     }
 
 
-def _ids(ids: tuple[UUID, ...]) -> str:
+def _ids(ids: tuple[UUID, ...], spelling: Spelling = PLAIN) -> str:
     """A JSON list of ids (UUIDs need no escaping)."""
-    return "[" + ",".join(f'"{i}"' for i in ids) + "]"
+    if not ids:
+        return "[]"
+    text = spelling.text
+    return '["' + '","'.join([text(i) for i in ids]) + '"]'
 
 
 def _ids_from(text: str) -> tuple[UUID, ...]:
@@ -101,27 +154,31 @@ def segment_from(row: Row) -> Segment:
     )
 
 
-def fact_row(generation: int, contact: RecordedContact) -> dict[str, Any]:
+def fact_row(
+    generation: int, contact: RecordedContact, spelling: Spelling = PLAIN
+) -> dict[str, Any]:
     fact = contact.fact
     return {
         "generation": generation,
-        "event_id": str(fact.id),
+        "event_id": spelling.text(fact.id),
         "channel": fact.channel,
         "type": fact.type.value,
         "actor": fact.actor,
         "counterpart": fact.counterpart,
-        "valid_from": micros(fact.valid_from),
-        "recorded_at": micros(contact.recorded_at),
+        "valid_from": spelling.micros(fact.valid_from),
+        "recorded_at": spelling.micros(contact.recorded_at),
         "position": contact.position,
         "fact": _compact(fact.to_dict()),
     }
 
 
-def retraction_row(generation: int, retraction: Retraction) -> dict[str, Any]:
+def retraction_row(
+    generation: int, retraction: Retraction, spelling: Spelling = PLAIN
+) -> dict[str, Any]:
     return {
         "generation": generation,
-        "event_id": str(retraction.event_id),
-        "retracted_at": micros(retraction.recorded_at),
+        "event_id": spelling.text(retraction.event_id),
+        "retracted_at": spelling.micros(retraction.recorded_at),
         "retraction_id": str(retraction.id),
         "retraction_position": retraction.position,
         "retraction_reason": retraction.reason,

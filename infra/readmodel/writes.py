@@ -177,6 +177,7 @@ class ViewWrites(ViewBase):
         bulk load: no reader reads the generation, no projector follows it yet)."""
         with self._writing() as c:
             self._unbounded(c)
+            self._commit_lazily(c)
             self._lock_generations(c, exclusive=False)
             c.execute(
                 self._sql("SELECT state FROM projection_generations WHERE generation = %(g)s"),
@@ -191,6 +192,11 @@ class ViewWrites(ViewBase):
 
     def _unbounded(self, c: Cursor) -> None:
         """Lift the store's statement timeout for the rest of this transaction."""
+
+    def _commit_lazily(self, c: Cursor) -> None:
+        """Let this transaction's commit return before it is flushed to disk: a generation
+        being built is not read, one a crash leaves half-built is discarded, and the
+        commit that makes it live is flushed with everything written before it."""
 
     def _bulk(
         self, c: Cursor, table: str, names: tuple[str, ...], rows: list[dict[str, Any]]
