@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from infra.logging import configure_logging
 from infra.settings import Settings
-from service.api import actors, channels, events, openapi, ops
+from service.api import actors, changes, channels, events, openapi, ops
 from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
 from service.api.middleware import BodyLimit, NulRefusal, RequestContext, RouteTable
@@ -66,7 +66,14 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     app.state.metrics = metrics = ApiMetrics(application, readmodel)
     metrics.registry.register(readiness.collector())
     install_problems(app)
-    for router in (openapi.router, actors.router, events.router, channels.router, ops.router):
+    for router in (
+        openapi.router,
+        actors.router,
+        events.router,
+        channels.router,
+        changes.router,
+        ops.router,
+    ):
         app.include_router(router)
     dashboard = dashboard_router()
     if dashboard is not None:

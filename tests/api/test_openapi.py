@@ -20,6 +20,8 @@ CONTRACT = {
     ("get", "/v1/channels/{a}/{b}"),
     ("get", "/v1/channels/{a}/{b}/timeline"),
     ("get", "/v1/channels/{a}/{b}/events"),
+    ("get", "/v1/transitions"),
+    ("get", "/v1/revisions"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
