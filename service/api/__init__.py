@@ -72,6 +72,7 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
         events.router,
         channels.router,
         changes.router,
+        channels.network_router,
         ops.router,
     ):
         app.include_router(router)

@@ -22,6 +22,7 @@ CONTRACT = {
     ("get", "/v1/channels/{a}/{b}/events"),
     ("get", "/v1/transitions"),
     ("get", "/v1/revisions"),
+    ("get", "/v1/network"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
