@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import pycountry
@@ -24,6 +24,9 @@ from domain.plover import coding, context, parties
 from domain.status import ChannelStatus, Interval
 from domain.time import format_instant, to_utc
 from service.views import event_view, status_view, timestamp
+
+if TYPE_CHECKING:
+    from service.application import Backchannel
 
 CODER = "backchannel"
 CHANNEL_COLUMNS = (
@@ -303,3 +306,17 @@ def gexf(graph: nx.Graph) -> Iterator[str]:
     """The graph as GEXF 1.3, statuses as edge attributes, a line at a time."""
     for line in nx.generate_gexf(graph, version="1.3"):
         yield line + "\n"
+
+
+def log_file(app: Backchannel, form: str) -> Iterator[str]:
+    """Every event in the log, in log order, as `csv` or `plover` (`backchannel export`)."""
+    from service.replay import Replay  # the whole log, replayed: not for serving processes
+
+    record = Replay(app).refresh()
+    events = (
+        (contact, record.retractions.get(contact.id))
+        for contact in sorted(record.contacts.values(), key=lambda c: c.position)
+    )
+    if form == "csv":
+        return events_csv(events)
+    return plover_lines(events, record.actors.get)
