@@ -223,6 +223,14 @@ class ReadModel:
             )
         )
 
+    def actor_of(self, aggregate_id: UUID) -> ActorState | None:
+        """The actor whose aggregate has this id, as the live generation holds it."""
+        live = retrying(self.view.live)
+        if live is None:
+            return None
+        found = retrying(lambda: self.view.actors_of(live.number, [str(aggregate_id)]))
+        return found.get(str(aggregate_id))
+
     def profiles(self) -> list[ActorProfile]:
         """Every actor, in the order they were registered."""
         found = retrying(partial(self.view.actors_where, by_registration=True))
