@@ -15,6 +15,7 @@ from datetime import datetime
 from itertools import pairwise
 from uuid import UUID
 
+from domain.events import RecordedContact, Retraction
 from domain.status import ChannelStatus, Interval, Status
 
 
@@ -80,6 +81,35 @@ def transitions(
 def revised(before: ChannelStatus, after: ChannelStatus) -> bool:
     """True if the two answers (one channel, one as_of) read differently."""
     return Answer.of(before) != Answer.of(after)
+
+
+def revision(
+    before: ChannelStatus,
+    after: ChannelStatus,
+    events: Iterable[RecordedContact],
+    retractions: Iterable[Retraction],
+    since: datetime,
+    until: datetime,
+) -> Revision | None:
+    """The revision of one channel (its answers at one as_of, known at `since` and at
+    `until`), with its events and retractions recorded in (since, until]; None if the
+    answers read alike."""
+    if not revised(before, after):
+        return None
+    return Revision(
+        after.channel,
+        after.as_of,
+        Answer.of(before),
+        Answer.of(after),
+        tuple(e.id for e in sorted(events, key=_position) if since < e.recorded_at <= until),
+        tuple(
+            r.event_id for r in sorted(retractions, key=_position) if since < r.recorded_at <= until
+        ),
+    )
+
+
+def _position(item: RecordedContact | Retraction) -> int:
+    return item.position
 
 
 def in_order(found: Iterable[Transition]) -> list[Transition]:

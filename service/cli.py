@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 
+from service.changes_cli import revisions, transitions
 from service.command_group import CommandGroup
 from service.projections_cli import projections, projector
 
@@ -592,6 +593,9 @@ def _stopped_by_signal() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+
+app.command("transitions")(transitions)
+app.command("revisions")(revisions)
 
 # The read model's commands live with it (service/projections_cli.py); listed after ours.
 app.add_typer(projections, name="projections")

@@ -154,3 +154,8 @@ def test_revisions_list_every_channel_the_seed_brought_on_page_by_page(seeded, b
 def test_revisions_need_since(seeded):
     body = assert_problem(seeded.get("/v1/revisions"), 422)
     assert body["errors"][0]["loc"] == ["query", "since"]
+
+
+def test_the_stream_checks_its_parameters_before_it_opens(seeded):
+    assert_problem(seeded.get("/v1/stream", params={"after": "-1"}), 422)
+    assert_problem(seeded.get("/v1/stream", params={"channel": "no-tilde"}), 422)

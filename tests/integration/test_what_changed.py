@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.changes import Answer, Revision, Transition, in_order, revised, transitions
+from domain.changes import Revision, Transition, in_order, revision, transitions
 from domain.events import channel_id
 from domain.record import Record
 from infra.readmodel import transition_key
@@ -65,21 +65,17 @@ def replayed_revisions(
     for a, b in sorted(history.channels(), key=lambda pair: channel_id(*pair)):
         before = record.status(a, b, as_of=as_of, known_at=since, window=window)
         after = record.status(a, b, as_of=as_of, known_at=until, window=window)
-        if not revised(before, after):
-            continue
         channel = channel_id(a, b)
-        events = sorted(record.channel_events(channel), key=lambda e: e.position)
-        withdrawn = sorted(record.channel_retractions(channel), key=lambda r: r.position)
-        found.append(
-            Revision(
-                channel,
-                as_of,
-                Answer.of(before),
-                Answer.of(after),
-                tuple(e.id for e in events if since < e.recorded_at <= until),
-                tuple(r.event_id for r in withdrawn if since < r.recorded_at <= until),
-            )
+        learned = revision(
+            before,
+            after,
+            record.channel_events(channel),
+            record.channel_retractions(channel),
+            since,
+            until,
         )
+        if learned is not None:
+            found.append(learned)
     return found
 
 

@@ -1,4 +1,4 @@
-"""`backchannel export --format csv|jsonl|plover`, on both stores."""
+"""`backchannel export --format …`, `transitions` and `revisions`, on both stores."""
 
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ def test_export_as_plover_leaves_out_what_plover_cannot_code(seeded: Cli):
 
 def test_export_refuses_an_unknown_format(seeded: Cli):
     assert "--format" in seeded("export", "--format", "xml", expect=2).output
+
+
+def test_transitions_prints_both_defence_channels_turning_refused(seeded: Cli):
+    out = seeded("transitions", "--from", "2022-02-20", "--to", "2022-02-27").stdout
+    rows = [line for line in out.splitlines() if "2022-02-21" in line]
+    assert any("lloyd-austin~sergei-shoigu" in r and "refused" in r for r in rows), out
+    assert any("mark-milley~valery-gerasimov" in r and "refused" in r for r in rows), out
+
+
+def test_revisions_since_before_the_seed_prints_every_channel_it_opened(seeded: Cli):
+    out = seeded("revisions", "--since", "2000-01-01", "--as-of", "2022-03-24").stdout
+    assert "lloyd-austin~sergei-shoigu" in out and "no_contact since -" in out
+    assert "joe-biden~vladimir-putin" not in out  # statements only: no_contact throughout
+    quiet = seeded("revisions", "--since", "2999-01-01", "--until", "2999-01-02").stdout
+    assert "No channel's status was revised" in quiet
