@@ -8,8 +8,8 @@ Neither replays facts.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,12 +19,12 @@ from domain.changes import Answer, Revision, Transition
 from domain.status import Status
 from infra.readmodel.base import Cursor
 from infra.readmodel.reads import Live, ViewReads
-from infra.readmodel.rows import Row, instant, micros, segment_from
-from infra.readmodel.tables import columns, segments
+from infra.readmodel.rows import Row, instant, micros
 
 NOTHING = Status.NO_CONTACT.value  # the answer where no segment is believed
-RUN_CHUNK = 64  # segments read at a time while gathering a run's evidence
-SEGMENT_COLUMNS = ", ".join(f"s.{c}" for c in columns(segments, without=("generation",)))
+RUN_CHUNK = 4  # segments of each channel read at first while gathering a run's evidence
+RUN_CHUNK_MAX = 256
+RUN_GROUP = 200  # channels per statement (SQLite allows 500 parts to a compound SELECT)
 BELIEVED = "{t}.known_from <= %({k})s AND {t}.known_to > %({k})s"
 BEFORE = (  # the status of the segment just before s in valid time, believed at %(k)s
     "(SELECT p.status FROM channel_segments AS p WHERE p.generation = s.generation "
@@ -120,9 +120,7 @@ class HistoryReads(ViewReads):
             starts: dict[str, list[int]] = defaultdict(list)
             for row in rows:
                 starts[row["channel"]].append(row["valid_from"])
-            evidence: dict[tuple[str, int], tuple[UUID, ...]] = {}
-            for channel, ats in starts.items():
-                evidence.update(self._runs(c, live.number, k, channel, ats))
+            evidence = self._runs(c, live.number, k, starts) if starts else {}
             return live, [
                 Transition(
                     row["channel"],
@@ -135,48 +133,49 @@ class HistoryReads(ViewReads):
             ]
 
     def _runs(
-        self, c: Cursor, generation: int, known_at: int, channel: str, starts: Sequence[int]
+        self, c: Cursor, generation: int, known_at: int, starts: dict[str, list[int]]
     ) -> dict[tuple[str, int], tuple[UUID, ...]]:
-        """The evidence of each run of one status beginning at one of `starts` (in order):
-        every id its segments name, in the order they first appear (as domain.status.merge)."""
-        wanted = set(starts)
+        """The evidence of each run of one status beginning at one of a channel's `starts`
+        (in order): every id its segments name, in the order they first appear (as
+        domain.status.merge). A few segments of every channel per statement, more for the
+        runs that go on."""
+        runs = {channel: _Run(channel, ats) for channel, ats in starts.items()}
         found: dict[tuple[str, int], tuple[UUID, ...]] = {}
-        run: tuple[int, Status] | None = None
-        gathered: dict[UUID, None] = {}
-        cursor = starts[0]
-        first = True
-        while True:
-            c.execute(
-                self._sql(
-                    f"SELECT {SEGMENT_COLUMNS} FROM channel_segments AS s "
-                    "WHERE s.generation = %(g)s AND s.channel = %(c)s AND "
-                    + ("s.valid_from >= %(v)s" if first else "s.valid_from > %(v)s")
-                    + " AND "
-                    + BELIEVED.format(t="s", k="k")
-                    + " ORDER BY s.valid_from LIMIT %(n)s"
-                ),
-                {"g": generation, "c": channel, "v": cursor, "k": known_at, "n": RUN_CHUNK},
+        size = RUN_CHUNK
+        while runs:
+            for group in _groups(list(runs.values()), RUN_GROUP):
+                self._gather(c, generation, known_at, group, size, found)
+            runs = {channel: run for channel, run in runs.items() if not run.done}
+            size = min(size * 4, RUN_CHUNK_MAX)
+        return found
+
+    def _gather(
+        self,
+        c: Cursor,
+        generation: int,
+        known_at: int,
+        group: list[_Run],
+        size: int,
+        found: dict[tuple[str, int], tuple[UUID, ...]],
+    ) -> None:
+        """The next `size` segments of each run's channel, in one statement."""
+        parts: list[str] = []
+        params: dict[str, Any] = {"g": generation, "k": known_at, "n": size}
+        for index, run in enumerate(group):
+            parts.append(
+                "SELECT * FROM (SELECT s.channel, s.valid_from, s.status, s.evidence "
+                f"FROM channel_segments AS s WHERE s.generation = %(g)s "
+                f"AND s.channel = %(c{index})s AND s.valid_from {run.after} %(v{index})s AND "
+                + BELIEVED.format(t="s", k="k")
+                + f" ORDER BY s.valid_from LIMIT %(n)s) AS r{index}"
             )
-            rows: list[Row] = list(c.fetchall())
-            first = False
-            for row in rows:
-                segment = segment_from(row)
-                if run is not None and segment.status == run[1]:
-                    gathered.update(dict.fromkeys(segment.evidence))
-                    continue
-                if run is not None:
-                    found[channel, run[0]] = tuple(gathered)
-                    run = None
-                if row["valid_from"] in wanted:
-                    run, gathered = (row["valid_from"], segment.status), {}
-                    gathered.update(dict.fromkeys(segment.evidence))
-                elif row["valid_from"] > starts[-1]:
-                    return found
-            if len(rows) < RUN_CHUNK:
-                if run is not None:
-                    found[channel, run[0]] = tuple(gathered)
-                return found
-            cursor = rows[-1]["valid_from"]
+            params[f"c{index}"], params[f"v{index}"] = run.channel, run.cursor
+        c.execute(self._sql(" UNION ALL ".join(parts)), params)
+        rows: dict[str, list[Row]] = defaultdict(list)
+        for row in c.fetchall():
+            rows[row["channel"]].append(row)
+        for run in group:
+            run.done = run.take(rows.get(run.channel, []), size, found)
 
     def revisions_of(
         self,
@@ -266,6 +265,51 @@ class HistoryReads(ViewReads):
             )
             for channel in channels
         }
+
+
+class _Run:
+    """Gathers the evidence of a channel's runs that begin at `starts`, segment by segment."""
+
+    def __init__(self, channel: str, starts: list[int]) -> None:
+        self.channel = channel
+        self.starts = starts
+        self.wanted = set(starts)
+        self.cursor = starts[0]
+        self.after = ">="  # the first statement includes the first start itself
+        self.run: tuple[int, str] | None = None
+        self.gathered: dict[UUID, None] = {}
+        self.done = False
+
+    def take(
+        self, rows: list[Row], size: int, found: dict[tuple[str, int], tuple[UUID, ...]]
+    ) -> bool:
+        """Take the next segments (up to `size`, in order); True once every run is gathered."""
+        for row in rows:
+            if self.run is not None and row["status"] == self.run[1]:
+                self.gathered.update(dict.fromkeys(_ids(row["evidence"])))
+                continue
+            if self.run is not None:
+                found[self.channel, self.run[0]] = tuple(self.gathered)
+                self.run = None
+            if row["valid_from"] in self.wanted:
+                self.run, self.gathered = (row["valid_from"], row["status"]), {}
+                self.gathered.update(dict.fromkeys(_ids(row["evidence"])))
+            elif row["valid_from"] > self.starts[-1]:
+                return True
+        if len(rows) < size:
+            if self.run is not None:
+                found[self.channel, self.run[0]] = tuple(self.gathered)
+            return True
+        self.cursor, self.after = rows[-1]["valid_from"], ">"
+        return False
+
+
+def _groups(runs: list[_Run], size: int) -> list[list[_Run]]:
+    return [runs[i : i + size] for i in range(0, len(runs), size)]
+
+
+def _ids(text: str) -> list[UUID]:
+    return [UUID(e) for e in json.loads(text)] if text != "[]" else []
 
 
 def _answer(row: Row, k: str) -> Answer:

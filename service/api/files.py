@@ -22,7 +22,7 @@ TYPES = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/jsonl; charset=utf-8",
     "plover": "application/jsonl; charset=utf-8",
-    "timelinejs": "application/json",
+    "timelinejs": "application/vnd.timelinejs+json",
     "gexf": "application/gexf+xml",
 }
 EXTENSIONS = {"plover": "plover.jsonl", "timelinejs": "timeline.json"}
