@@ -24,6 +24,7 @@ from infra.readmodel.rows import Row, instant, micros
 NOTHING = Status.NO_CONTACT.value  # the answer where no segment is believed
 RUN_CHUNK = 4  # segments of each channel read at first while gathering a run's evidence
 RUN_CHUNK_MAX = 256
+RUN_COLUMNS = "s.channel, s.valid_from, s.status, s.evidence"
 RUN_GROUP = 200  # channels per statement (SQLite allows 500 parts to a compound SELECT)
 BELIEVED = "{t}.known_from <= %({k})s AND {t}.known_to > %({k})s"
 BEFORE = (  # the status of the segment just before s in valid time, believed at %(k)s
@@ -139,7 +140,7 @@ class HistoryReads(ViewReads):
         (in order): every id its segments name, in the order they first appear (as
         domain.status.merge). A few segments of every channel per statement, more for the
         runs that go on."""
-        runs = {channel: _Run(channel, ats) for channel, ats in starts.items()}
+        runs = {channel: Run(channel, ats) for channel, ats in starts.items()}
         found: dict[tuple[str, int], tuple[UUID, ...]] = {}
         size = RUN_CHUNK
         while runs:
@@ -154,28 +155,35 @@ class HistoryReads(ViewReads):
         c: Cursor,
         generation: int,
         known_at: int,
-        group: list[_Run],
+        group: list[Run],
         size: int,
         found: dict[tuple[str, int], tuple[UUID, ...]],
     ) -> None:
         """The next `size` segments of each run's channel, in one statement."""
+        rows: dict[str, list[Row]] = defaultdict(list)
+        for row in self._segments_from(c, generation, known_at, group, size):
+            rows[row["channel"]].append(row)
+        for run in group:
+            run.done = run.take(rows.get(run.channel, []), size, found)
+
+    def _segments_from(
+        self, c: Cursor, generation: int, known_at: int, group: list[Run], size: int
+    ) -> list[Row]:
+        """Up to `size` segments (channel, valid_from, status, evidence) believed at
+        `known_at` of each run's channel, from its cursor on, each channel's in order."""
         parts: list[str] = []
         params: dict[str, Any] = {"g": generation, "k": known_at, "n": size}
         for index, run in enumerate(group):
             parts.append(
-                "SELECT * FROM (SELECT s.channel, s.valid_from, s.status, s.evidence "
-                f"FROM channel_segments AS s WHERE s.generation = %(g)s "
-                f"AND s.channel = %(c{index})s AND s.valid_from {run.after} %(v{index})s AND "
+                f"SELECT * FROM (SELECT {RUN_COLUMNS} FROM channel_segments AS s "
+                f"WHERE s.generation = %(g)s AND s.channel = %(c{index})s "
+                f"AND s.valid_from >= %(v{index})s AND "
                 + BELIEVED.format(t="s", k="k")
                 + f" ORDER BY s.valid_from LIMIT %(n)s) AS r{index}"
             )
             params[f"c{index}"], params[f"v{index}"] = run.channel, run.cursor
         c.execute(self._sql(" UNION ALL ".join(parts)), params)
-        rows: dict[str, list[Row]] = defaultdict(list)
-        for row in c.fetchall():
-            rows[row["channel"]].append(row)
-        for run in group:
-            run.done = run.take(rows.get(run.channel, []), size, found)
+        return list(c.fetchall())
 
     def revisions_of(
         self,
@@ -267,15 +275,14 @@ class HistoryReads(ViewReads):
         }
 
 
-class _Run:
+class Run:
     """Gathers the evidence of a channel's runs that begin at `starts`, segment by segment."""
 
     def __init__(self, channel: str, starts: list[int]) -> None:
         self.channel = channel
         self.starts = starts
         self.wanted = set(starts)
-        self.cursor = starts[0]
-        self.after = ">="  # the first statement includes the first start itself
+        self.cursor = starts[0]  # the next statement reads from here on
         self.run: tuple[int, str] | None = None
         self.gathered: dict[UUID, None] = {}
         self.done = False
@@ -300,11 +307,11 @@ class _Run:
             if self.run is not None:
                 found[self.channel, self.run[0]] = tuple(self.gathered)
             return True
-        self.cursor, self.after = rows[-1]["valid_from"], ">"
+        self.cursor = rows[-1]["valid_from"] + 1
         return False
 
 
-def _groups(runs: list[_Run], size: int) -> list[list[_Run]]:
+def _groups(runs: list[Run], size: int) -> list[list[Run]]:
     return [runs[i : i + size] for i in range(0, len(runs), size)]
 
 
