@@ -60,7 +60,14 @@ def attachment(pieces: Iterable[str], format: str, name: str) -> StreamingRespon
 def file_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` entry for a 200 that may also be one of these files."""
     return {
-        200: {"content": {TYPES[f].split(";")[0]: {"schema": {"type": "string"}} for f in formats}}
+        200: {
+            "content": {
+                TYPES[f].split(";")[0]: {
+                    "schema": {"type": "object" if f == "timelinejs" else "string"}
+                }
+                for f in formats
+            }
+        }
     }
 
 

@@ -22,7 +22,7 @@ function mondayOf(text) {
 
 function readState() {
   const query = new URLSearchParams(window.location.search);
-  const state = { week: query.get("week") || "", from: query.get("from") || "", to: query.get("to") || "" };
+  const state = { week: query.get("week") || "", from: query.get(`from`) || "", to: query.get(`to`) || "" };
   state.since = query.get("since") || "";
   const monday = mondayOf(state.week);
   if (monday) {
@@ -34,8 +34,8 @@ function readState() {
 
 function syncControls(state) {
   $("week").value = state.week;
-  $("from").value = state.from;
-  $("to").value = state.to;
+  $("start").value = state.from;
+  $("end").value = state.to;
   $("since").value = toLocalInput(state.since);
 }
 
@@ -118,8 +118,8 @@ function setupControls() {
   $("week").addEventListener("change", () => {
     const monday = mondayOf($("week").value);
     if (monday) {
-      $("from").value = addDays(monday, -1);
-      $("to").value = addDays(monday, 6);
+      $("start").value = addDays(monday, -1);
+      $("end").value = addDays(monday, 6);
     }
   });
   $("range").addEventListener("submit", (event) => {
@@ -127,11 +127,11 @@ function setupControls() {
     const query = new URLSearchParams();
     const week = $("week").value;
     const monday = mondayOf(week);
-    if (monday && $("from").value === addDays(monday, -1) && $("to").value === addDays(monday, 6)) {
+    if (monday && $("start").value === addDays(monday, -1) && $("end").value === addDays(monday, 6)) {
       query.set("week", week);
     } else {
-      if ($("from").value) query.set("from", $("from").value);
-      if ($("to").value) query.set("to", $("to").value);
+      if ($("start").value) query.set(`from`, $("start").value);
+      if ($("end").value) query.set(`to`, $("end").value);
     }
     const since = fromLocalInput($("since").value);
     if (since) query.set("since", since);
