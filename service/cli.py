@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 
+from service.changes_cli import revisions, transitions
 from service.command_group import CommandGroup
 from service.projections_cli import projections, projector
 
@@ -348,29 +349,47 @@ def export(
             " its recorded_at), checked line by line; restores with `import`.",
         ),
     ] = False,
+    form: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl (the API's event shape), csv (one row per event) or plover"
+            " (PLOVER records as JSON Lines; retracted events left out).",
+        ),
+    ] = "jsonl",
 ) -> None:
-    """Export every event, in log order, as JSON Lines (the API's event shape), or an archive."""
+    """Export every event, in log order, as JSON Lines (the API's event shape), CSV or
+    PLOVER, or an archive."""
     from service import transfer
 
+    if form not in ("jsonl", "csv", "plover"):
+        raise typer.BadParameter(
+            f"{form!r} is not one of jsonl, csv, plover", param_hint="--format"
+        )
     settings = _settings()
     with _reported(), _opened(settings) as backchannel:
+        write_lines: Callable[[Iterator[str], Callable[[str], object]], int] = _write_lines
         if archive:
             from service.archive import export_archive
 
             lines = export_archive(backchannel)
-        else:
+        elif form == "jsonl":
             lines = transfer.export_events(backchannel)
+        else:
+            from service.exports import log_file
+
+            lines, write_lines = log_file(backchannel, form), _write_pieces
         if output is None:
-            count = _write_lines(lines, sys.stdout.write)
+            count = write_lines(lines, sys.stdout.write)
         else:
             try:
-                with output.open("w", encoding="utf-8") as stream:
-                    count = _write_lines(lines, stream.write)
+                with output.open("w", encoding="utf-8", newline="") as stream:
+                    count = write_lines(lines, stream.write)
             except OSError as error:
                 raise Failure(f"cannot write {output}: {error.strerror or error}") from None
     _log().info(
         "exported",
-        form="archive" if archive else "events",
+        form="archive" if archive else form,
         lines=count,
         output=str(output) if output else "stdout",
     )
@@ -381,6 +400,15 @@ def _write_lines(lines: Iterator[str], write: Callable[[str], object]) -> int:
     for line in lines:
         write(line + "\n")
         count += 1
+    return count
+
+
+def _write_pieces(pieces: Iterator[str], write: Callable[[str], object]) -> int:
+    """Write a file's pieces as they come (each ends its own lines); how many lines."""
+    count = 0
+    for piece in pieces:
+        write(piece)
+        count += piece.count("\n")
     return count
 
 
@@ -570,6 +598,9 @@ def _stopped_by_signal() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+
+app.command("transitions")(transitions)
+app.command("revisions")(revisions)
 
 # The read model's commands live with it (service/projections_cli.py); listed after ours.
 app.add_typer(projections, name="projections")

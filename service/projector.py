@@ -116,6 +116,8 @@ class Projector:
         self._wake = threading.Event()
         self._advanced = threading.Condition()
         self._thread: threading.Thread | None = None
+        # Told the position after each batch commits (the stream follows it; see service/feed.py).
+        self.committed: list[Callable[[int], None]] = []
 
     # -- attaching to a generation ----------------------------------------------
 
@@ -186,6 +188,8 @@ class Projector:
             self.last_advance = datetime.now(UTC)
             self._last_progress = time.monotonic()
             self._advanced.notify_all()
+        for listener in self.committed:
+            listener(self.position)
         if self.quiet_gc:
             self._spare_the_collector()
         return len(batch)

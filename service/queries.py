@@ -17,11 +17,13 @@ from functools import partial
 from uuid import UUID
 
 from domain.actors import ActorProfile, suggest
+from domain.changes import Revision, Transition
 from domain.events import EventType, RecordedContact, Retraction, channel_id
 from domain.segments import answer, timeline_of
 from domain.status import ChannelStatus, Interval, Status, timeline
 from infra.readmodel import (
     ActorState,
+    Channels,
     ChannelView,
     EventFilter,
     EventKey,
@@ -147,6 +149,52 @@ class ReadModel:
         self._check_live(live)
         return timeline_of(parts) if parts else timeline([], self.window)
 
+    # -- what changed -----------------------------------------------------------
+
+    def transitions(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        known_at: datetime,
+        actor: str | None = None,
+        channel: str | None = None,
+        countries: tuple[str, str] | None = None,
+        after: tuple[int, str] | None = None,
+        limit: int = 1000,
+    ) -> list[Transition]:
+        """Up to `limit` boundaries of the board's timelines as known at `known_at`, at
+        valid times `start < at <= end`, by at then channel (domain.changes.transitions),
+        after the transition keyed `after` (infra.readmodel.transition_key)."""
+        which = Channels(actor, channel, countries)
+        live, found = retrying(
+            lambda: self.view.transitions_of(known_at, start, end, which, after=after, limit=limit)
+        )
+        self._check_live(live)
+        return found
+
+    def revisions(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        as_of: datetime,
+        actor: str | None = None,
+        channel: str | None = None,
+        countries: tuple[str, str] | None = None,
+        after: str | None = None,
+        limit: int = 1000,
+    ) -> list[Revision]:
+        """Up to `limit` board channels after `after`, by id, whose answer at `as_of`
+        (status and since) reads differently as known at `since` and at `until`, with
+        the events recorded and retracted in between (domain.changes.Revision)."""
+        which = Channels(actor, channel, countries)
+        live, found = retrying(
+            lambda: self.view.revisions_of(since, until, as_of, which, after=after, limit=limit)
+        )
+        self._check_live(live)
+        return found
+
     # -- actors -----------------------------------------------------------------
 
     def actor(self, name: str) -> ActorState | None:
@@ -174,6 +222,14 @@ class ReadModel:
                 limit=limit,
             )
         )
+
+    def actor_of(self, aggregate_id: UUID) -> ActorState | None:
+        """The actor whose aggregate has this id, as the live generation holds it."""
+        live = retrying(self.view.live)
+        if live is None:
+            return None
+        found = retrying(lambda: self.view.actors_of(live.number, [str(aggregate_id)]))
+        return found.get(str(aggregate_id))
 
     def profiles(self) -> list[ActorProfile]:
         """Every actor, in the order they were registered."""

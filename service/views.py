@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.actors import ActorProfile
-from domain.events import RecordedContact, Retraction
+from domain.changes import Answer, Revision, Transition
+from domain.events import RecordedContact, Retraction, channel_actors
 from domain.status import ChannelStatus, Interval
 from domain.time import format_boundary, format_instant
 
@@ -89,4 +90,33 @@ def interval_view(interval: Interval) -> dict[str, Any]:
         "from": boundary(interval.start),
         "to": boundary(interval.end),
         "evidence": [str(e) for e in interval.evidence],
+    }
+
+
+def transition_view(transition: Transition) -> dict[str, Any]:
+    """A change of status at valid time `at`, with the evidence of the interval it begins."""
+    return {
+        "channel": transition.channel,
+        "actors": list(channel_actors(transition.channel)),
+        "at": boundary(transition.at),
+        "before": transition.before.value,
+        "after": transition.after.value,
+        "evidence": [str(e) for e in transition.evidence],
+    }
+
+
+def answer_view(answer: Answer) -> dict[str, Any]:
+    return {"status": answer.status.value, "since": boundary(answer.since)}
+
+
+def revision_view(revision: Revision) -> dict[str, Any]:
+    """A channel whose answer at `as_of` the record revised, and the events that did it."""
+    return {
+        "channel": revision.channel,
+        "actors": list(channel_actors(revision.channel)),
+        "as_of": timestamp(revision.as_of),
+        "before": answer_view(revision.before),
+        "after": answer_view(revision.after),
+        "recorded": [str(e) for e in revision.recorded],
+        "retracted": [str(e) for e in revision.retracted],
     }

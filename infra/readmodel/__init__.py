@@ -20,7 +20,8 @@ from infra.readmodel.base import (
     tracking_name,
 )
 from infra.readmodel.changes import ChangeSet
-from infra.readmodel.reads import EventFilter, Found, Live, ViewReads, Window
+from infra.readmodel.history import Channels, HistoryReads, transition_key
+from infra.readmodel.reads import EventFilter, Found, Live, Window
 from infra.readmodel.rows import ActorState, event_key
 from infra.readmodel.writes import ViewWrites
 from infra.settings import Settings
@@ -34,6 +35,7 @@ __all__ = [
     "ActorState",
     "ChangeSet",
     "ChannelView",
+    "Channels",
     "EventFilter",
     "EventKey",
     "Found",
@@ -46,10 +48,11 @@ __all__ = [
     "open_view",
     "retrying",
     "tracking_name",
+    "transition_key",
 ]
 
 
-class ChannelView(ViewReads, ViewWrites):
+class ChannelView(HistoryReads, ViewWrites):
     """Everything the read model stores, read and written; one subclass per store."""
 
     def close(self) -> None:

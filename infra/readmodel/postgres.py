@@ -14,7 +14,9 @@ from psycopg.sql import SQL, Identifier
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
+from infra.readmodel.history import RUN_COLUMNS, Run
 from infra.readmodel.pgreads import PostgresReads
+from infra.readmodel.rows import Row
 from infra.readmodel.writes import FACT_INSERT, SEGMENT_INSERT
 
 
@@ -86,6 +88,26 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
         return SQL("{0}.backchannel_events").format(  # type: ignore[return-value]
             Identifier(self.datastore.schema)
         )
+
+    def _segments_from(
+        self, c: Cursor, generation: int, known_at: int, group: list[Run], size: int
+    ) -> list[Row]:
+        # One lateral read per channel, planned once (not a statement part per channel).
+        c.execute(
+            f"SELECT r.* FROM unnest(%(cs)s::text[], %(vs)s::bigint[]) AS w(channel, v) "
+            f"CROSS JOIN LATERAL (SELECT {RUN_COLUMNS} FROM channel_segments AS s "
+            "WHERE s.generation = %(g)s AND s.channel = w.channel AND s.valid_from >= w.v "
+            "AND s.known_from <= %(k)s AND s.known_to > %(k)s "
+            "ORDER BY s.valid_from LIMIT %(n)s) AS r",
+            {
+                "cs": [run.channel for run in group],
+                "vs": [run.cursor for run in group],
+                "g": generation,
+                "k": known_at,
+                "n": size,
+            },
+        )
+        return list(c.fetchall())
 
     # New rows go in by COPY; closed ones by primary key (whatever the planner thinks).
 

@@ -75,6 +75,8 @@ facts = Table(
     Index("ix_channel_facts_order", "generation", "valid_from", "position"),
     Index("ix_channel_facts_actor", "generation", "actor", "valid_from"),
     Index("ix_channel_facts_counterpart", "generation", "counterpart", "valid_from"),
+    Index("ix_channel_facts_recorded", "generation", "recorded_at"),  # what was learned when
+    Index("ix_channel_facts_retracted", "generation", "retracted_at"),
 )
 
 segments = Table(
@@ -94,6 +96,8 @@ segments = Table(
     Column("requests", Text, nullable=False),  # JSON {actor: count}
     Column("refusals", Text, nullable=False),  # JSON {actor: count}
     PrimaryKeyConstraint("generation", "channel", "valid_from", "known_from"),
+    # Every channel's segments in valid-time order: the transitions of a range.
+    Index("ix_channel_segments_valid", "generation", "valid_from", "channel"),
     sqlite_with_rowid=False,
 )
 

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from infra.logging import configure_logging
 from infra.settings import Settings
-from service.api import actors, channels, events, openapi, ops
+from service.api import actors, changes, channels, events, openapi, ops, stream
 from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
 from service.api.middleware import BodyLimit, NulRefusal, RequestContext, RouteTable
@@ -23,6 +23,7 @@ from service.api.readiness import Readiness
 from service.api.security import SecurityHeaders
 from service.application import Backchannel
 from service.bootstrap import service
+from service.feed import Feed
 
 DASHBOARD_MODULE = "service.web"
 
@@ -39,14 +40,21 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     parts = service(settings, backchannel)
     application, readmodel, projector = parts.app, parts.readmodel, parts.projector
     readiness = Readiness(settings, application, readmodel, projector)
+    # The stream follows the read model's position (whoever projects); this process's
+    # projector, when it runs one, wakes it as each batch commits.
+    feed = Feed(application, readmodel)
+    if projector is not None:
+        projector.committed.append(feed.committed)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(readiness.started)  # reads wait for the read model to get here
         parts.start()
+        await run_in_threadpool(feed.start)
         try:
             yield
         finally:
+            await run_in_threadpool(feed.stop)
             await run_in_threadpool(parts.close)
 
     # The document and its pages are our own routes (local assets, read tokens).
@@ -63,10 +71,20 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     app.state.readmodel = readmodel
     app.state.projector = projector
     app.state.readiness = readiness
+    app.state.feed = feed
     app.state.metrics = metrics = ApiMetrics(application, readmodel)
     metrics.registry.register(readiness.collector())
     install_problems(app)
-    for router in (openapi.router, actors.router, events.router, channels.router, ops.router):
+    for router in (
+        openapi.router,
+        actors.router,
+        events.router,
+        channels.router,
+        changes.router,
+        channels.network_router,
+        stream.router,
+        ops.router,
+    ):
         app.include_router(router)
     dashboard = dashboard_router()
     if dashboard is not None:

@@ -15,6 +15,14 @@ from domain.status import Status
 from service.api.deps import Reading
 from service.api.errors import NOT_FOUND, ApiProblem, actor_not_found, problems
 from service.api.events import events_page
+from service.api.files import (
+    BoardFormat,
+    NetworkFormat,
+    TimelineFormat,
+    attachment,
+    every_event,
+    file_responses,
+)
 from service.api.pages import Paging, paginate
 from service.api.readiness import LAG_HEADER, POSITION_HEADER
 from service.api.schemas import (
@@ -26,6 +34,7 @@ from service.api.schemas import (
     StatusPage,
     TimelineOut,
 )
+from service.exports import channels_csv, gexf, network, network_json, timelinejs
 from service.queries import ReadModel
 from service.views import interval_view, status_view, timestamp
 
@@ -49,6 +58,17 @@ PROJECTED: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+FILE = (
+    " With `format`, every matching row (not paginated) as a file, streamed, with "
+    "`Content-Disposition: attachment`."
+)
+
+
+def _with_files(*formats: str) -> dict[int | str, dict[str, Any]]:
+    """PROJECTED's 200, which may also be one of these files."""
+    return {200: {**PROJECTED[200], **file_responses(*formats)[200]}}
+
+
 LAGGING = (
     " Projected: the answer carries `X-Backchannel-Position` and `X-Backchannel-Lag`; while "
     "the read model is still catching up with the log after the service started, it is a "
@@ -70,10 +90,13 @@ KnownAt = Annotated[
 @router.get(
     "",
     response_model=StatusPage,
-    responses=problems(401, 422, 503, others=PROJECTED),
+    responses=problems(401, 422, 503, others=_with_files("csv")),
     summary="Every channel with at least one event, with its status",
     description="Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."
-    + LAGGING,
+    + LAGGING
+    + FILE
+    + " `csv`: one row per channel, the status object's fields (maps as `actor:count;…`, "
+    "lists as values joined by spaces, `last_contact` as three columns).",
 )
 def list_channels(
     reader: Reading,
@@ -84,13 +107,24 @@ def list_channels(
     actor: Annotated[
         str | None, Query(max_length=300, description="only channels of this actor (id or alias)")
     ] = None,
-) -> dict[str, Any]:
+    format_: Annotated[
+        BoardFormat | None, Query(alias="format", description="a file instead of a page")
+    ] = None,
+) -> Any:
     """Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."""
     with reader.view() as view:
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
         party = view.actor(actor) if actor is not None else None
+        if format_ is not None:
+            every = view.board(
+                as_of=when,
+                known_at=known,
+                status=status,
+                actor=party.profile.id if party else actor,
+            )
+            return attachment(channels_csv(every), format_.value, "channels")
         board = view.board(
             as_of=when,
             known_at=known,
@@ -138,10 +172,13 @@ def channel_status(
 @router.get(
     "/{a}/{b}/timeline",
     response_model=TimelineOut,
-    responses=problems(401, 404, 422, 503, others=PROJECTED),
+    responses=problems(401, 404, 422, 503, others=_with_files("timelinejs")),
     summary="A channel's status intervals over valid time",
     description="The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."
-    + LAGGING,
+    + LAGGING
+    + FILE
+    + " `timelinejs`: a TimelineJS 3 document, the channel's events (`start_date`, `text`, "
+    "`group` = type) and the intervals as `eras`.",
 )
 def channel_timeline(
     a: ActorA,
@@ -153,13 +190,29 @@ def channel_timeline(
     ] = None,
     to: Annotated[EndParam | None, Query(description="a date means its end")] = None,
     known_at: KnownAt = None,
-) -> dict[str, Any]:
+    format_: Annotated[
+        TimelineFormat | None, Query(alias="format", description="a file instead of a page")
+    ] = None,
+) -> Any:
     """The intervals `[{status, from, to, evidence}]` that overlap [`from`, `to`]."""
     with reader.view() as view:
         first, second = _parties(view, a, b)
         known = paging.pinned("known_at", known_at, reader.now())
         intervals = view.timeline(first, second, known_at=known)
         shown = [(i, v) for i, v in enumerate(intervals) if v.overlaps(from_, to)]
+        if format_ is not None:
+            channel = channel_id(first, second)
+            events = (
+                contact
+                for contact, retraction in every_event(
+                    view, known, channel=channel, occurred_from=from_, occurred_to=to
+                )
+                if retraction is None
+            )
+            document = timelinejs(
+                channel, [v for _, v in shown], events, known_at=known, until=to or reader.now()
+            )
+            return attachment(document, format_.value, channel)
         page, cursor = paginate(
             shown,
             listing="timeline",
@@ -204,3 +257,33 @@ def _party(view: ReadModel, name: str) -> str:
     if actor is None:
         raise actor_not_found(name, view.profiles())
     return actor.profile.id
+
+
+network_router = APIRouter(prefix="/v1", tags=["channels"])
+
+
+@network_router.get(
+    "/network",
+    responses=problems(401, 422, 503, others=_with_files("gexf")),
+    summary="The board as a graph: actors as nodes, channels as edges",
+    description="`{nodes: [actors], edges: [{channel, source, target, status, event_count}]}` "
+    "at (`as_of`, `known_at`); `format=gexf`: the same graph as GEXF 1.3, the statuses as "
+    "edge attributes, as a file." + LAGGING,
+)
+def board_network(
+    reader: Reading,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    format_: Annotated[
+        NetworkFormat | None, Query(alias="format", description="`json` (default) or `gexf`")
+    ] = None,
+) -> Any:
+    """The board's channels at (`as_of`, `known_at`) as a graph."""
+    with reader.view() as view:
+        now = reader.now()
+        answers = list(view.board(as_of=as_of or now, known_at=known_at or now))
+        profiles = {p.id: p for p in view.profiles()}
+    graph = network(profiles, answers)
+    if format_ is NetworkFormat.GEXF:
+        return attachment(gexf(graph), "gexf", "network")
+    return reader.answer(network_json(graph, profiles))

@@ -14,6 +14,7 @@ from domain.events import EventType, channel_id
 from infra.readmodel import event_key
 from service.api.deps import Metrics, Reading, Writing
 from service.api.errors import problems
+from service.api.files import EventsFormat, attachment, every_event, file_responses, lookup
 from service.api.pages import Paging, paginate
 from service.api.schemas import (
     BatchIn,
@@ -27,6 +28,7 @@ from service.api.schemas import (
     RetractionOut,
     StartParam,
 )
+from service.exports import events_csv, events_jsonl, plover_lines
 from service.queries import ReadModel
 from service.views import event_view, retraction_event_view
 
@@ -137,8 +139,13 @@ def record_batch(
 @router.get(
     "",
     response_model=EventPage,
-    responses=problems(401, 422, 503),
+    responses=problems(401, 422, 503, others=file_responses("csv", "jsonl")),
     summary="List events, by occurred_at then position",
+    description="Events recorded by `known_at` matching every filter. With `format`, every "
+    "matching event (not paginated) as a file, streamed, with `Content-Disposition: "
+    "attachment`: `csv` (one row each), `jsonl` (this shape, one per line) or `plover` "
+    "(PLOVER records, one JSON object per line; retracted events, statements and hotline "
+    "tests left out).",
 )
 def list_events(
     reader: Reading,
@@ -161,22 +168,29 @@ def list_events(
             description="read the log as it stood then: later events are left out (default: now)"
         ),
     ] = None,
-) -> dict[str, Any]:
+    format_: Annotated[
+        EventsFormat | None, Query(alias="format", description="a file instead of a page")
+    ] = None,
+) -> Any:
     """Events recorded by `known_at` matching every filter; `retracted` is set on those
     retracted by then (they no longer count toward any status)."""
     with reader.view() as view:
         known = paging.pinned("known_at", known_at, reader.now())
-        return events_page(
-            view,
-            paging,
-            known,
-            "events",
-            channel=_channel(view, channel) if channel is not None else None,
-            actor=_actor(view, actor) if actor is not None else None,
-            types=type or (),
-            occurred_from=occurred_from,
-            occurred_to=occurred_to,
-        )
+        filters: dict[str, Any] = {
+            "channel": _channel(view, channel) if channel is not None else None,
+            "actor": _actor(view, actor) if actor is not None else None,
+            "types": type or (),
+            "occurred_from": occurred_from,
+            "occurred_to": occurred_to,
+        }
+        if format_ is not None:
+            every = every_event(view, known, **filters)
+            if format_ is EventsFormat.CSV:
+                return attachment(events_csv(every), "csv", "events")
+            if format_ is EventsFormat.JSONL:
+                return attachment(events_jsonl(every), "jsonl", "events")
+            return attachment(plover_lines(every, lookup(view)), "plover", "events")
+        return events_page(view, paging, known, "events", **filters)
 
 
 @router.get(

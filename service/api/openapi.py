@@ -37,6 +37,10 @@ TAGS = [
     {"name": "actors", "description": "Parties to a channel: people, institutions, states."},
     {"name": "events", "description": "Contact facts, appended and retracted, never changed."},
     {"name": "channels", "description": "The status of a pair of actors, and its history."},
+    {
+        "name": "what changed",
+        "description": "Changes of status over valid time; what the record learned over time.",
+    },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 VALIDATION_PROBLEM = {"$ref": "#/components/schemas/ValidationProblem"}

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from domain.time import to_utc
 
 T = TypeVar("T")
-Key = str | tuple[int, ...]
+Key = str | tuple[int, ...] | tuple[int, str]
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
@@ -64,9 +64,27 @@ class PageRequest:
         after = _after(self.cursor, listing)
         if after is None:
             return None
-        if not isinstance(after, tuple) or len(after) != size:
+        if (
+            not isinstance(after, tuple)
+            or len(after) != size
+            or not all(isinstance(v, int) for v in after)
+        ):
             raise malformed("its position belongs to another list")
-        return after
+        return after  # type: ignore[return-value]
+
+    def after_instant(self, listing: str) -> tuple[int, str] | None:
+        """The key (an integer, then a string) the previous page of `listing` ended at."""
+        after = _after(self.cursor, listing)
+        if after is None:
+            return None
+        if not (
+            isinstance(after, tuple)
+            and len(after) == 2
+            and isinstance(after[0], int)
+            and isinstance(after[1], str)
+        ):
+            raise malformed("its position belongs to another list")
+        return after[0], after[1]
 
 
 def malformed(why: str) -> RequestValidationError:
@@ -148,7 +166,7 @@ def _after(cursor: Cursor | None, listing: str) -> Key | None:
     if (
         isinstance(after, list)
         and after
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in after)
+        and all(isinstance(v, int | str) and not isinstance(v, bool) for v in after)
     ):
         return tuple(after)
     raise malformed("its position is not readable")
@@ -156,7 +174,9 @@ def _after(cursor: Cursor | None, listing: str) -> Key | None:
 
 def _not_after(item_key: Key, after: Key) -> bool:
     if isinstance(item_key, str) != isinstance(after, str) or (
-        isinstance(item_key, tuple) and isinstance(after, tuple) and len(item_key) != len(after)
+        isinstance(item_key, tuple)
+        and isinstance(after, tuple)
+        and [type(v) for v in item_key] != [type(v) for v in after]
     ):
         raise malformed("its position belongs to another list")
     return item_key <= after  # type: ignore[operator]

@@ -423,6 +423,44 @@ class TimelineOut(Page[IntervalOut]):
     known_at: DateTimeText
 
 
+class TransitionOut(BaseModel):
+    """On `channel`, status `before` gave way to `after` at valid time `at`."""
+
+    channel: str
+    actors: list[str] = Field(min_length=2, max_length=2)
+    at: InstantOut
+    before: Status
+    after: Status
+    evidence: list[UuidText] = Field(description="that of the interval beginning at `at`")
+
+
+class TransitionPage(Page[TransitionOut]):
+    """A page of transitions, by `at` then channel."""
+
+
+class AnswerOut(BaseModel):
+    status: Status
+    since: InstantOut | None
+
+
+class RevisionOut(BaseModel):
+    """A channel whose answer at `as_of` differs between `known_at=since` and `=until`."""
+
+    channel: str
+    actors: list[str] = Field(min_length=2, max_length=2)
+    as_of: DateTimeText
+    before: AnswerOut = Field(description="the answer as known at `since`")
+    after: AnswerOut = Field(description="the answer as known at `until`")
+    recorded: list[UuidText] = Field(description="the channel's events recorded in (since, until]")
+    retracted: list[UuidText] = Field(
+        description="the channel's events whose retraction was recorded in (since, until]"
+    )
+
+
+class RevisionPage(Page[RevisionOut]):
+    """A page of revisions, by channel id."""
+
+
 class HealthOut(BaseModel):
     status: Literal["ok"]
 

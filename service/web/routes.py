@@ -48,6 +48,12 @@ def board() -> HTMLResponse:
     return _page("board.html")
 
 
+@router.api_route("/changes", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def changes() -> HTMLResponse:
+    """What changed: the transitions of a week or a range, and the revisions since a moment."""
+    return _page("changes.html")
+
+
 @router.api_route("/channels/{a}/{b}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def channel(a: str, b: str) -> HTMLResponse:
     """One channel: its timeline as status bands, and its events (actors by id or alias)."""

@@ -473,3 +473,63 @@ def test_the_board_fits_a_phone(browser: Browser, server: str) -> None:
         assert width <= PHONE["width"], f"the channel page scrolls sideways ({width}px)"
     finally:
         context.close()
+
+
+def test_what_changed_in_the_week_of_21_february_shows_both_defence_channels_refused(
+    page: Page, server: str
+) -> None:
+    page.goto(f"{server}/changes?week=2022-W08")
+    for channel_id in (AUSTIN_SHOIGU, MILLEY_GERASIMOV):
+        change = page.locator(f'#transitions [data-channel="{channel_id}"][data-at="2022-02-21"]')
+        expect(change).to_have_attribute("data-after", "refused")
+        expect(change).to_have_attribute("data-before", "open")
+        expect(change.locator(f'a[href="/channels/{channel_id}"]')).to_be_visible()
+        expect(change.locator("a.evidence").first).to_have_attribute(
+            "href", re.compile("/v1/events/")
+        )
+    expect(page.locator("#week")).to_have_value("2022-W08")
+    page.fill("#since", "2000-01-01T00:00:00")
+    page.click("#range button[type=submit]")
+    revised = page.locator(f'#revisions [data-channel="{AUSTIN_SHOIGU}"]')
+    expect(revised).to_have_attribute("data-before", "no_contact")
+
+
+def test_an_event_posted_through_the_api_reaches_an_open_board_through_the_stream(
+    page: Page, server: str
+) -> None:
+    streamed: list[str] = []
+    page.on("request", lambda r: streamed.append(r.url) if "/v1/stream" in r.url else None)
+    open_board(page, server)
+    expect(page.locator("body")).to_have_attribute("data-live", "stream")
+    austin = channel(page, AUSTIN_SHOIGU)
+    expect(austin).to_have_attribute("data-status", "refused")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    post(
+        server,
+        "/v1/events",
+        {
+            "id": str(uuid.uuid4()),
+            "type": "call_held",
+            "occurred_at": yesterday,
+            "precision": "day",
+            "actor": "lloyd-austin",
+            "counterpart": "sergei-shoigu",
+            "summary": "A call, pushed to the open board.",
+            "sources": [],
+        },
+    )
+    expect(austin).to_have_attribute("data-status", "open", timeout=LIVE_TIMEOUT_MS)
+    assert streamed, "the board never opened the stream"
+
+
+def test_the_board_and_a_channel_offer_their_downloads(page: Page, server: str) -> None:
+    open_board(page, server, "?as_of=2022-03-24")
+    link = page.locator("#download-csv")
+    expect(link).to_have_attribute("href", re.compile(r"format=csv.*as_of=2022-03-24"))
+    answer = httpx.get(server + str(link.get_attribute("href")), timeout=10)
+    assert answer.headers["content-type"].startswith("text/csv")
+    page.goto(f"{server}/channels/lloyd-austin/sergei-shoigu")
+    timeline = page.locator("#download-timelinejs")
+    expect(timeline).to_have_attribute("href", re.compile("format=timelinejs"))
+    document = httpx.get(server + str(timeline.get_attribute("href")), timeout=10).json()
+    assert document["events"] and document["eras"]

@@ -20,6 +20,7 @@ from service.cli import app
 from tests.e2e.processes import command
 
 COMMANDS = {"migrate", "seed", "import", "export", "status", "serve", "projector", "projections"}
+COMMANDS |= {"transitions", "revisions"}
 PROJECTIONS_COMMANDS = {"rebuild", "status"}
 # What only the commands themselves need; none of it may load for the help.
 HEAVY = ["alembic", "sqlalchemy", "eventsourcing", "psycopg", "fastapi", "starlette", "uvicorn"]

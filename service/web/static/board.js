@@ -5,7 +5,7 @@ import { collect, explain } from "./api.js";
 import { setupTokenDialog } from "./access.js";
 import { alertMessage, fill, h } from "./dom.js";
 import { typeInfo } from "./events.js";
-import { keepCurrent, showLive } from "./live.js";
+import { followLog, showLive } from "./live.js";
 import { badge, legendItems, STATUSES, statusInfo, statusRank } from "./status.js";
 import {
   addDays,
@@ -237,6 +237,10 @@ function renderTitle() {
   $("board-date").textContent = page.state.as_of ? human(date) : `today (${human(date)})`;
   $("board-known").textContent = page.state.known_at ? `, as known on ${human(page.state.known_at)}` : "";
   document.title = `Backchannel — the board as of ${date}`;
+  const download = new URLSearchParams({ format: "csv" });
+  if (page.state.as_of) download.set("as_of", page.state.as_of);
+  if (page.state.known_at) download.set("known_at", page.state.known_at);
+  $("download-csv").href = `/v1/channels?${download}`;
   showBanner($("viewing"), page.state, backToNow);
 }
 
@@ -468,12 +472,14 @@ async function start() {
   syncControls();
   renderTitle();
   await startReads();
-  keepCurrent(({ poll }) =>
-    load({ live: true, poll }).catch((error) => {
-      if (dropRefused(error)) return refresh();
-      showError(error);
-      throw error;
-    }),
+  followLog(
+    ({ poll }) =>
+      load({ live: true, poll }).catch((error) => {
+        if (dropRefused(error)) return refresh();
+        showError(error);
+        throw error;
+      }),
+    {},
   );
 }
 

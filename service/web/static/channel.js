@@ -5,7 +5,7 @@ import { collect, explain, getJSON } from "./api.js";
 import { setupTokenDialog } from "./access.js";
 import { alertMessage, fill, h } from "./dom.js";
 import { LANES, typeInfo } from "./events.js";
-import { keepCurrent, showLive } from "./live.js";
+import { followLog, showLive } from "./live.js";
 import { badge, legendItems, statusInfo } from "./status.js";
 import { drawTimeline, eventDetails, glyph } from "./timeline.js";
 import { DAY, dayOf, fromLocalInput, human, instant, toLocalInput, today } from "./time.js";
@@ -224,6 +224,13 @@ function renderEvents() {
 }
 
 function render() {
+  const download = new URL(
+    `/v1/channels/${encodeURIComponent(first)}/${encodeURIComponent(second)}/timeline`,
+    window.location.origin,
+  );
+  download.searchParams.set("format", "timelinejs");
+  if (page.state.known_at) download.searchParams.set("known_at", page.state.known_at);
+  $("download-timelinejs").href = download.pathname + download.search;
   renderHead();
   renderNow();
   renderTimeline();
@@ -327,12 +334,14 @@ async function start() {
   setupTokenDialog(refresh);
   syncControls();
   await refresh();
-  keepCurrent(({ poll }) =>
-    load({ live: true, poll }).catch((error) => {
-      if (dropRefused(error)) return refresh();
-      showError(error);
-      throw error;
-    }),
+  followLog(
+    ({ poll }) =>
+      load({ live: true, poll }).catch((error) => {
+        if (dropRefused(error)) return refresh();
+        showError(error);
+        throw error;
+      }),
+    { channel: `${first}~${second}` },
   );
 }
 
