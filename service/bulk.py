@@ -23,12 +23,16 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
 
-from domain.events import RecordedContact, Retraction
+from domain.events import RecordedContact, Retraction, channel_id
 from infra.logging import get_logger
 from infra.readmodel import ActorState, ChangeSet
 from infra.readmodel.changes import Rewind
@@ -152,41 +156,88 @@ class Share:
         return sum(len(v) for v in self.items.values())
 
 
+StoredRow = tuple[int, Any, int, str, bytes]  # (position, originator id, version, topic, state)
+
+
+def stored_rows(app: Backchannel, until: int) -> Iterator[list[StoredRow]]:
+    """The log's contact facts and retractions up to position `until`, in log order, a
+    batch at a time, as plain tuples: on PostgreSQL from a server-side cursor, with none
+    of the library's notification objects."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {}.{} WHERE notification_id <= %s AND topic = ANY(%s)"
+            " ORDER BY notification_id"
+        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+        with (
+            recorder.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="rebuild_read", row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(statement, (until, [RECORDED, RETRACTED]))
+            while batch := cursor.fetchmany(READ_BATCH):
+                yield batch
+        return
+    start = 1
+    while start <= until:
+        notifications = recorder.select_notifications(
+            start=start, limit=READ_BATCH, stop=until, topics=(RECORDED, RETRACTED)
+        )
+        if not notifications:
+            break
+        yield [
+            (n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications
+        ]
+        start = notifications[-1].id + 1
+
+
 def read_share(
     app: Backchannel, until: int, part: int, parts: int, report: Report | None = None
 ) -> Share:
-    """The facts and retractions, up to log position `until`, of this worker's channels."""
+    """The facts and retractions, up to log position `until`, of this worker's channels.
+
+    Each worker reads the whole log; the share of a fact is told from its stored bytes
+    where that is sure (`StoredContacts.quick_channel`, remembered per pair of actors),
+    so only the worker's own facts are decoded."""
     contacts = StoredContacts(app.mapper)
     found = Share()
-    start = 1
-    while start <= until:
-        batch = app.recorder.select_notifications(
-            start=start, limit=READ_BATCH, stop=until, topics=(RECORDED, RETRACTED)
-        )
-        if not batch:
-            break
-        for notification in batch:
-            if notification.topic == RECORDED:
-                state = contacts.state(notification)
+    shares: dict[tuple[bytes, bytes], tuple[str, int]] = {}
+    for batch in stored_rows(app, until):
+        for position, originator_id, version, topic, raw in batch:
+            if topic == RECORDED:
+                pair = contacts.quick_channel(raw)
+                quick = None if pair is None else shares.get(pair)
+                if quick is None and pair is not None:
+                    channel = channel_id(pair[0].decode(), pair[1].decode())
+                    quick = shares[pair] = (channel, share(channel, parts))
+                if quick is not None and quick[1] != part:
+                    continue
+                state = contacts.state_of(
+                    raw, partial(StoredEvent, originator_id, version, topic, raw)
+                )
                 channel = contacts.channel(state)
+                if quick is not None and channel != quick[0]:
+                    raise RuntimeError(f"event {position}: its channel misread as {quick[0]}")
                 if share(channel, parts) != part:
                     continue
-                contact = contacts.recorded(state, notification.id)
+                contact = contacts.recorded(state, position)
                 if contact.id in found.channel_of:
                     continue  # the projection would skip it too
                 found.channel_of[contact.id] = channel
                 found.items.setdefault(channel, []).append(contact)
             else:
-                owner = found.channel_of.get(notification.originator_id)
+                owner = found.channel_of.get(originator_id)
                 if owner is not None:
-                    state = contacts.state(notification)
-                    retraction = contacts.retraction(
-                        state, UUID(str(notification.originator_id)), notification.id
+                    state = contacts.state_of(
+                        raw, partial(StoredEvent, originator_id, version, topic, raw)
                     )
+                    retraction = contacts.retraction(state, UUID(str(originator_id)), position)
                     found.items[owner].append(retraction)
-        start = batch[-1].id + 1
         if report is not None:
-            report(min(start - 1, until), 0, 0)
+            report(min(batch[-1][0], until), 0, 0)
+    if report is not None:
+        report(until, 0, 0)
     return found
 
 

@@ -16,6 +16,8 @@ mapper itself, so every event reads back as the application reads it.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +31,9 @@ RECORDED = get_topic(Contact.Recorded)
 RETRACTED = get_topic(Contact.Retracted)
 TYPE, DATA = "_type_", "_data_"
 MARKER = b'"_type_"'
+ACTOR_KEY, COUNTERPART_KEY = b'"actor":', b'"counterpart":'
+_ACTOR = re.compile(rb'"actor":"([^"\\]*)"')
+_COUNTERPART = re.compile(rb'"counterpart":"([^"\\]*)"')
 
 
 class StoredContacts:
@@ -43,13 +48,17 @@ class StoredContacts:
     def state(self, notification: Notification) -> dict[str, Any]:
         """The event's state as stored: its JSON, marked values not yet decoded (see
         `decoded`); decoded in full by the mapper when the fast reading does not apply."""
-        raw = notification.state
+        return self.state_of(notification.state, lambda: _stored(notification))
+
+    def state_of(self, raw: bytes, stored: Callable[[], StoredEvent]) -> dict[str, Any]:
+        """`state` of the stored bytes `raw`; `stored()` gives the whole stored event, for
+        the mapper, when the fast reading does not apply."""
         if self._names is not None:
             state: dict[str, Any] = json.loads(raw)
             marked = sum(1 for value in state.values() if _marked(value))
             if raw.count(MARKER) == marked:  # nothing marked deeper down
                 return state
-        event = self.mapper.to_domain_event(_stored(notification))
+        event = self.mapper.to_domain_event(stored())
         decoded = dict(event.__dict__)
         decoded["class_version"] = getattr(type(event), "class_version", 1)
         return decoded
@@ -61,6 +70,23 @@ class StoredContacts:
                 if _marked(value):
                     state[key] = self._names[value[TYPE]].decode(value[DATA])
         return state
+
+    def quick_channel(self, raw: bytes) -> tuple[bytes, bytes] | None:
+        """The actor and counterpart of a `Contact.Recorded` stored as `raw`, as the bytes
+        of the JSON, found without decoding it; None when that cannot be told for sure.
+
+        The fact's `actor` and `counterpart` are keys of every version's state; when the
+        JSON holds each key once (a string holding `"actor":` would escape its quotes),
+        those are the fact's, and when their values hold no escapes the bytes are the
+        ids themselves."""
+        if self._names is None:
+            return None
+        if raw.count(ACTOR_KEY) != 1 or raw.count(COUNTERPART_KEY) != 1:
+            return None
+        actor, counterpart = _ACTOR.search(raw), _COUNTERPART.search(raw)
+        if actor is None or counterpart is None:
+            return None
+        return actor.group(1), counterpart.group(1)
 
     @staticmethod
     def channel(state: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from domain.events import EventType
 from infra.readmodel import open_view
 from infra.readmodel.rows import EPOCH
 from infra.readmodel.writes import ViewWrites
+from service import bulk
 from service.bulk import share
 from service.projection import fold
 from service.projector import Projector
@@ -343,3 +344,52 @@ def test_the_rebuild_reads_every_stored_contact_as_the_application_mapper_does(v
         assert got == expected
         seen.add((notification.topic, json.loads(notification.state).get("class_version", 1)))
     assert seen == {(RECORDED, 1), (RECORDED, 2), (RETRACTED, 1)}
+
+
+def test_a_facts_worker_is_told_from_its_stored_bytes_only_where_that_is_sure(varied):
+    ids = [UUID(int=0x5EED0001), UUID(int=0x5EED0002)]
+    plain = {"precision": "day", "summary": "", "sources": [], "details": {}}
+    tricky = [  # another "actor" key deeper down; a value with an escape in it
+        {**fact("statement", "2025-05-22", id=str(ids[0])), **plain, "details": {"actor": "x"}},
+        {**fact("statement", "2025-05-23", id=str(ids[1])), **plain, "summary": '"actor":"x"'},
+    ]
+    varied.recorder.insert_events(
+        [
+            StoredEvent(
+                i,
+                1,
+                TOPIC,
+                json.dumps(
+                    {
+                        "timestamp": {
+                            "_type_": "datetime_iso",
+                            "_data_": "2025-06-02T00:00:00+00:00",
+                        },
+                        "originator_topic": "domain.contacts:Contact",
+                        "fact": {"_type_": "contact_fact", "_data_": f},
+                        "class_version": 2,
+                    },
+                    separators=(",", ":"),
+                ).encode(),
+            )
+            for i, f in zip(ids, tricky, strict=True)
+        ]
+    )
+    contacts = StoredContacts(varied.mapper)
+    quick = 0
+    for notification in varied.recorder.select_notifications(
+        start=1, limit=100_000, topics=(RECORDED,)
+    ):
+        pair = contacts.quick_channel(notification.state)
+        channel = contacts.channel(contacts.state(notification))
+        if notification.originator_id == ids[0]:
+            assert pair is None
+        if pair is not None:
+            quick += 1
+            assert sorted(p.decode() for p in pair) == channel.split("~")
+    assert quick > 1000
+    shares = [bulk.read_share(varied, varied.head(), part, 2) for part in range(2)]
+    channel_of = {**shares[0].channel_of, **shares[1].channel_of}
+    assert len(channel_of) == len(shares[0].channel_of) + len(shares[1].channel_of)
+    assert set(ids) <= set(channel_of)
+    assert not set(shares[0].items) & set(shares[1].items)
