@@ -7,8 +7,13 @@
    endpoint, which is on PostgreSQL).
 2. `POST /v1/events/batch` of `--batch` events, one client, against a raw COPY of the
    same rows into a plain table (a primary key on the id, as the log has).
+   The service runs with its projector inside (`serve` alone) and beside it (a
+   `backchannel projector` process): the projector folds the batch as it lands.
 3. `backchannel import` of an `--lines`-line file against a raw COPY of the same rows,
-   with the import process's peak RSS.
+   with the import process's peak RSS. Each run of the import is preceded by an import
+   of a one-line file, the process's start-up (interpreter, modules, connections): the
+   import is reported whole (start-up included) and in its steady state (lines over
+   the run's time less that start-up).
 
 Every comparison runs interleaved A/B/A/B, `--repeat` times (at least 3), and prints
 each pair, the ratio's median and its spread (min to max). Every step runs in a
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -183,8 +189,9 @@ def batch_rate(base: str, size: int, batches: int) -> float:
         return size * batches / (time.perf_counter() - started)
 
 
-def import_run(url: str, lines: int, directory: Path) -> tuple[float, float]:
-    """(events per second, peak RSS in MiB) of `backchannel import` of a fresh file."""
+def import_run(url: str, lines: int, directory: Path) -> tuple[float, float, float]:
+    """(seconds, events per second, peak RSS in MiB) of `backchannel import` of a
+    fresh file, the whole process's run."""
     path = directory / f"events-{uuid.uuid4().hex[:6]}.jsonl"
     with path.open("w", encoding="utf-8") as out:
         for item in rows(lines, "import"):
@@ -216,7 +223,7 @@ def import_run(url: str, lines: int, directory: Path) -> tuple[float, float]:
     path.unlink()
     if process.returncode != 0:
         raise RuntimeError(f"import failed: {err.decode(errors='replace')[-2000:]}")
-    return lines / elapsed, peak[0] / 2**20
+    return elapsed, lines / elapsed, peak[0] / 2**20
 
 
 def main() -> None:
@@ -296,19 +303,42 @@ def main() -> None:
                 lambda: copy_rate(url, args.batch * args.batches, chunk=args.batch),
                 args.repeat,
             )
+        with (
+            database(base, "batch") as url,
+            standalone_projector(url),
+            serve(url, projector="standalone") as one,
+        ):
+            figures["batch_vs_copy_standalone_projector"] = interleaved(
+                lambda: batch_rate(one.url, args.batch, args.batches),
+                lambda: copy_rate(url, args.batch * args.batches, chunk=args.batch),
+                args.repeat,
+            )
 
     if "import" not in args.skip:
         peaks: list[float] = []
+        startups: list[float] = []
+        steady: list[float] = []
         with database(base, "import") as url, tempfile.TemporaryDirectory() as directory:
 
             def imported() -> float:
-                events_per_second, peak = import_run(url, args.lines, Path(directory))
+                startup, _, _ = import_run(url, 1, Path(directory))
+                elapsed, events_per_second, peak = import_run(url, args.lines, Path(directory))
+                startups.append(round(startup, 2))
+                steady.append(args.lines / max(elapsed - startup, 1e-3))
                 peaks.append(round(peak, 1))
                 return events_per_second
 
-            figures["import_vs_copy"] = interleaved(
+            figures["import_vs_copy"] = whole = interleaved(
                 imported, lambda: copy_rate(url, args.lines, chunk=10_000), args.repeat
             )
+        ratios = [x / y for x, y in zip(steady, whole["b"], strict=True)]
+        figures["import_steady_vs_copy"] = {
+            "a": [round(x, 1) for x in steady],
+            "b": whole["b"],
+            "ratio": round(statistics.median(ratios), 3),
+            "spread": [round(min(ratios), 3), round(max(ratios), 3)],
+        }
+        figures["import_startup_seconds"] = startups
         figures["import_peak_rss_mib"] = peaks
 
     print(json.dumps(figures, indent=2))

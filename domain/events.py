@@ -7,18 +7,48 @@ withdraws an earlier fact from its recorded time on.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import urlparse
 from uuid import UUID
 
 from domain.errors import FieldError, InvalidFact
 from domain.time import EARLIEST, Instant, format_instant, parse_instant, start_of
+
+T = TypeVar("T")
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+class cached_property(Generic[T]):
+    """`functools.cached_property` without the lock Python 3.11 takes on every first
+    read (one lock for all instances, contended by every thread reading facts); the
+    value is computed at most once per thread race and then read from the instance."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached_property[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 class EventType(StrEnum):
@@ -130,7 +160,19 @@ class ContactFact:
         return UUID(str(value)) if value else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The API's JSON shape of the fact (what was sent, canonicalised)."""
+        """The API's JSON shape of the fact (what was sent, canonicalised): a copy of
+        its `shape`, that the caller may change."""
+        shape = self.shape
+        return {
+            **shape,
+            "sources": [dict(s) for s in shape["sources"]],
+            "details": dict(shape["details"]),
+        }
+
+    @cached_property
+    def shape(self) -> dict[str, Any]:
+        """The JSON shape, computed once per fact (the log's encoding, the API's answer
+        and the import's checks all read it); not to be changed."""
         return {
             "id": str(self.id),
             "type": self.type.value,
@@ -170,6 +212,21 @@ class ContactFact:
             ),
             details=data["details"],
         )
+
+    @cached_property
+    def shape_json(self) -> str:
+        """The shape as compact JSON (no spaces, non-ASCII kept), as the log writes it."""
+        return COMPACT_JSON.encode(self.shape)
+
+    @classmethod
+    def from_shape_json(cls, text: str) -> ContactFact:
+        """Read back `shape_json` (of a fact checked and written down earlier); the
+        text and its shape are kept, not computed again."""
+        shape = json.loads(text)
+        fact = cls.from_dict(shape)
+        fact.__dict__["shape"] = shape
+        fact.__dict__["shape_json"] = text
+        return fact
 
 
 def default_precision(occurred_at: Instant) -> Precision:

@@ -2,9 +2,12 @@
 
 Import checks every line before storing any: one bad line and nothing is
 stored, and the error names the line (numbered from 1). An event file is read
-twice, as a stream, so memory does not grow with it: a first pass checks each
-line (what it must remember of earlier lines goes to a temporary SQLite file),
-a second stores it a chunk per transaction. A line without an id gets one
+once, as a stream, so memory does not grow with it: a first pass checks each
+line and keeps what it must remember of earlier lines, and each fact in its
+canonical JSON shape, in a temporary SQLite file; a second pass stores those
+facts from there, a large chunk per transaction, without parsing or checking
+them again (and whatever happens to the file meanwhile, what is stored is what
+was checked). A line without an id gets one
 derived from its content, so importing a file again stores nothing new.
 """
 
@@ -153,7 +156,8 @@ def _describe(error: FieldError) -> str:
 
 # -- streaming import ----------------------------------------------------------
 
-CHUNK = 1000
+CHUNK = 1000  # lines per read of the log by key, in the first pass
+STORE_CHUNK = 10_000  # facts per transaction, in the second pass
 # Ids of id-less lines are UUID5s of the line's canonical JSON in this namespace.
 LINE_NAMESPACE = UUID("6f1c3c52-5b7e-4c36-9c1e-2f0d1a9b7e41")
 
@@ -202,6 +206,26 @@ def iter_lines(
         yield number, parse_line(number, text)
 
 
+def iter_sized_lines(
+    stream: BinaryIO, meter: Meter | None = None
+) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """As `iter_lines`, with the size in bytes of each line read since the last one
+    yielded (blank lines included)."""
+    meter = meter or Silent()
+    size = 0
+    for number, raw in enumerate(stream, start=1):
+        meter.advance(len(raw), 1)
+        size += len(raw)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadLine(number, "not UTF-8 text") from None
+        if not text.strip():
+            continue
+        yield number, size, parse_line(number, text)
+        size = 0
+
+
 def parse_line(number: int, text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -247,6 +271,11 @@ class Index:
             " counterpart TEXT, present INTEGER, retracted INTEGER) WITHOUT ROWID"
         )
         self.db.execute("CREATE TABLE answers (line INTEGER, target BLOB, channel TEXT)")
+        # The checked facts of an event file in file order, each in its JSON shape.
+        self.db.execute(
+            "CREATE TABLE shapes (line INTEGER PRIMARY KEY, size INTEGER, present INTEGER,"
+            " shape TEXT)"
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -277,6 +306,21 @@ class Index:
                 for line, f, present in rows
             ],
         )
+
+    def keep(self, rows: Iterable[tuple[int, int, ContactFact, bool]]) -> None:
+        """Keep checked facts (line, its size in bytes, the fact, whether stored) to store."""
+        self.db.executemany(
+            "INSERT INTO shapes VALUES (?, ?, ?, ?)",
+            [(line, size, int(present), f.shape_json) for line, size, f, present in rows],
+        )
+
+    def kept(self) -> Iterator[tuple[int, bool, str]]:
+        """The kept facts in file order: the size of each line, whether the store
+        holds it already, and its JSON shape (`ContactFact.shape_json`)."""
+        for size, present, shape in self.db.execute(
+            "SELECT size, present, shape FROM shapes ORDER BY line"
+        ):
+            yield size, bool(present), shape
 
     def expect_request(self, line: int, fact: ContactFact) -> None:
         """Note a refusal answering `fact.in_response_to`, checked by `unanswered`."""
@@ -395,12 +439,13 @@ def check_event_stream(
     store = Store(app)
     now = app.clock()
     count = 0
-    for chunk in chunked(iter_lines(stream, meter)):
-        facts = [(number, checked_fact(number, item, now)) for number, item in chunk]
-        earlier = index.lines_of([f.id for _, f in facts])
-        known = store.facts([f.id for _, f in facts])
+    for chunk in chunked(iter_sized_lines(stream, meter)):
+        facts = [(number, size, checked_fact(number, item, now)) for number, size, item in chunk]
+        earlier = index.lines_of([f.id for _, _, f in facts])
+        known = store.facts([f.id for _, _, f in facts])
         rows: list[tuple[int, ContactFact, bool]] = []
-        for number, fact in facts:
+        kept: list[tuple[int, int, ContactFact, bool]] = []
+        for number, size, fact in facts:
             if fact.id in earlier:
                 raise BadLine(number, f"id {fact.id} repeats line {earlier[fact.id]}")
             earlier[fact.id] = number
@@ -411,10 +456,12 @@ def check_event_stream(
             if fact.in_response_to is not None:
                 index.expect_request(number, fact)
             stored = known.get(fact.id)
-            if stored is not None and stored.to_dict() != fact.to_dict():
+            if stored is not None and stored.shape != fact.shape:
                 raise BadLine(number, f"event {fact.id} is already recorded with different content")
             rows.append((number, fact, stored is not None))
+            kept.append((number, size, fact, stored is not None))
         index.add(rows)
+        index.keep(kept)
         count += len(facts)
     for number, target, channel, request in index.answers():
         request = request or store.fact(target)
@@ -436,22 +483,20 @@ def check_event_stream(
 
 
 def store_event_stream(
-    app: Backchannel, stream: BinaryIO, index: Index, meter: Meter | None = None
+    app: Backchannel, index: Index, total: int | None = None, meter: Meter | None = None
 ) -> tuple[int, int]:
-    """Second pass over a checked file: store it a chunk per transaction.
+    """Second pass: store the facts the first pass checked and kept, in file order,
+    `STORE_CHUNK` per transaction.
 
     Return (stored, already present). Interrupted, it leaves whole chunks stored;
-    running it again stores the rest (every line has its id, given or derived).
+    running the import again stores the rest (every line has its id, given or derived).
     """
     meter = meter or Silent()
-    meter.phase("storing", size_of(stream))
+    meter.phase("storing", total)
     store = Store(app)
-    now = app.clock()
     stored = present = 0
-    for chunk in chunked(iter_lines(stream, meter)):
-        facts = [checked_fact(number, item, now) for number, item in chunk]
-        known = index.present([f.id for f in facts])
-        fresh = [f for f in facts if f.id not in known]
+    for chunk in chunked(index.kept(), STORE_CHUNK):
+        fresh = [ContactFact.from_shape_json(text) for _, held, text in chunk if not held]
         try:
             if fresh:
                 app.append(facts_build(fresh))
@@ -462,7 +507,7 @@ def store_event_stream(
                 other = store.fact(fact.id)
                 if other is None:
                     again.append(fact)
-                elif other.to_dict() != fact.to_dict():
+                elif other.shape != fact.shape:
                     raise Conflict(
                         f"event {fact.id} was stored meanwhile with different content"
                     ) from None
@@ -470,7 +515,8 @@ def store_event_stream(
                 app.append(facts_build(again))
             fresh = again
         stored += len(fresh)
-        present += len(facts) - len(fresh)
+        present += len(chunk) - len(fresh)
+        meter.advance(sum(size for size, _, _ in chunk), len(chunk))
     _log.info("events_imported", stored=stored, present=present)
     return stored, present
 
@@ -480,12 +526,12 @@ def import_event_stream(
 ) -> tuple[int, int]:
     """Check a whole event file, then store it: one bad line and nothing is stored.
 
-    `stream` is read twice (it must be seekable); memory does not grow with it.
+    `stream` is read once; memory does not grow with it (the temporary index on
+    disk does).
     """
     with Index() as index:
         check_event_stream(app, stream, index, meter)
-        stream.seek(0)
-        return store_event_stream(app, stream, index, meter)
+        return store_event_stream(app, index, size_of(stream), meter)
 
 
 def _describe_at(error: FieldError) -> str:

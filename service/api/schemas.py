@@ -9,8 +9,10 @@ reference article: the Austin-Shoigu call of 18 February 2022 and the refusals t
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -21,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -140,17 +143,43 @@ class RequestModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _plain_json(cls, data: Any) -> Any:
-        bad = _not_plain_json(data, ())
-        if bad is not None:
-            where = ".".join(map(str, bad)) or "body"
-            raise ValueError(
-                f"{where}: must be valid Unicode text (no lone surrogates) "
-                "and finite numbers (no NaN or Infinity)"
-            )
-        return data
+    def _plain_json(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """The whole body is checked once, by the outermost model; the models nested in
+        it are parts of what was checked."""
+        if _CHECKED.get():
+            return handler(data)
+        if not _is_plain_json(data):
+            bad = _not_plain_json(data, ())
+            if bad is not None:
+                where = ".".join(map(str, bad)) or "body"
+                raise ValueError(
+                    f"{where}: must be valid Unicode text (no lone surrogates) "
+                    "and finite numbers (no NaN or Infinity)"
+                )
+        token = _CHECKED.set(True)
+        try:
+            return handler(data)
+        finally:
+            _CHECKED.reset(token)
+
+
+# Set while a request model validates the body it checked (nested models skip the check).
+_CHECKED: ContextVar[bool] = ContextVar("plain_json_checked", default=False)
+
+
+_STRICT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
+
+
+def _is_plain_json(value: Any) -> bool:
+    """Whether JSON stores `value` faithfully, asked of the C encoder in one call (the
+    walk below names the place when it does not)."""
+    try:
+        _STRICT_JSON.encode(value).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
 
 def _not_plain_json(value: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
