@@ -141,7 +141,8 @@ AUSTIN_ID = actor_uuid("lloyd-austin")
 ACTOR_VERSION_1 = (
     '{"timestamp":{"_type_":"datetime_iso","_data_":"2022-03-10T07:30:00.000001+00:00"},'
     '"originator_topic":"domain.actors:Actor","actor_id":"lloyd-austin","name":"Lloyd Austin",'
-    '"kind":"person","country":"US","role":"Secretary of Defense","aliases":["Lloyd J. Austin III"]}'
+    '"kind":"person","country":"US","role":"Secretary of Defense",'
+    '"aliases":["Lloyd J. Austin III"]}'
 )
 AUSTIN_V1 = {
     "id": "lloyd-austin",
