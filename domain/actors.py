@@ -18,7 +18,30 @@ from domain.errors import FieldError, InvalidFact
 from domain.events import ACTOR_ID
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
-ACTOR_FIELDS = ("id", "name", "kind", "country", "role", "aliases")
+WIKIDATA = re.compile(r"^Q[1-9][0-9]*$")
+ACTOR_FIELDS = ("id", "name", "kind", "country", "role", "sector", "wikidata", "aliases")
+
+# PLOVER's actor sectors (the manual's "3- or 6-char sector (GOV, MIL, etc)"): the role
+# codes it keeps from CAMEO's actor dictionaries, and DIP for a foreign service. A
+# 6-character sector is two codes, the broader first (`GOVMED`: state-owned media).
+SECTORS: dict[str, str] = {
+    "GOV": "government: heads of state and government, ministers, ministries",
+    "MIL": "military: armed forces, defence ministries, officers",
+    "DIP": "diplomacy: foreign ministries, embassies, envoys",
+    "LEG": "legislature",
+    "JUD": "judiciary",
+    "COP": "police",
+    "SPY": "intelligence services",
+    "IGO": "intergovernmental organisations",
+    "NGO": "non-governmental organisations",
+    "OPP": "political opposition",
+    "REB": "rebels and insurgents",
+    "BUS": "business",
+    "MED": "media",
+    "EDU": "education",
+    "CVL": "civilians",
+}
+SECTOR = re.compile(f"^({'|'.join(SECTORS)})({'|'.join(SECTORS)})?$")
 NAMESPACE = uuid5(NAMESPACE_URL, "urn:backchannel")
 
 
@@ -51,6 +74,8 @@ class ActorProfile:
     country: str
     role: str | None = None
     aliases: tuple[str, ...] = ()
+    sector: str | None = None
+    wikidata: str | None = None
 
     def names(self) -> tuple[str, ...]:
         """Every spelling the actor goes by: id, name and aliases."""
@@ -68,20 +93,32 @@ class ActorProfile:
             "kind": self.kind.value,
             "country": self.country,
             "role": self.role,
+            "sector": self.sector,
+            "wikidata": self.wikidata,
             "aliases": list(self.aliases),
         }
 
 
 class Actor(Aggregate):
-    """An actor's history: registered, renamed, aliases added, role changed."""
+    """An actor's history: registered, renamed, aliases added, role, sector or Wikidata
+    id changed."""
 
     class Registered(Aggregate.Created):
+        # Version 1 had no sector and no Wikidata id: they read back as None.
+        class_version = 2
         actor_id: str
         name: str
         kind: str
         country: str
         role: str | None
         aliases: list[str]
+        sector: str | None
+        wikidata: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["sector"] = None
+            state["wikidata"] = None
 
     class Renamed(Aggregate.Event):
         name: str
@@ -91,6 +128,12 @@ class Actor(Aggregate):
 
     class RoleChanged(Aggregate.Event):
         role: str | None
+
+    class SectorChanged(Aggregate.Event):
+        sector: str | None
+
+    class WikidataChanged(Aggregate.Event):
+        wikidata: str | None
 
     @staticmethod
     def create_id(actor_id: str) -> UUID:
@@ -105,6 +148,8 @@ class Actor(Aggregate):
         country: str,
         role: str | None,
         aliases: list[str],
+        sector: str | None = None,
+        wikidata: str | None = None,
     ) -> None:
         self.actor_id = actor_id
         self.name = name
@@ -112,6 +157,8 @@ class Actor(Aggregate):
         self.country = country
         self.role = role
         self.aliases = list(aliases)
+        self.sector = sector
+        self.wikidata = wikidata
 
     @event(Renamed)
     def rename(self, name: str) -> None:
@@ -125,6 +172,14 @@ class Actor(Aggregate):
     def change_role(self, role: str | None) -> None:
         self.role = role
 
+    @event(SectorChanged)
+    def change_sector(self, sector: str | None) -> None:
+        self.sector = sector
+
+    @event(WikidataChanged)
+    def change_wikidata(self, wikidata: str | None) -> None:
+        self.wikidata = wikidata
+
     @property
     def profile(self) -> ActorProfile:
         return ActorProfile(
@@ -134,6 +189,8 @@ class Actor(Aggregate):
             country=self.country,
             role=self.role,
             aliases=tuple(self.aliases),
+            sector=self.sector,
+            wikidata=self.wikidata,
         )
 
 
@@ -160,6 +217,10 @@ def parse_actor(data: Mapping[str, Any]) -> ActorProfile:
     role = data.get("role")
     if role is not None and not isinstance(role, str):
         errors.append(FieldError(("role",), "must be a string"))
+    sector = data.get("sector")
+    errors.extend(check_sector(sector))
+    wikidata = data.get("wikidata")
+    errors.extend(check_wikidata(wikidata))
     aliases = data.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         errors.append(FieldError(("aliases",), "must be a list of non-empty strings"))
@@ -173,7 +234,24 @@ def parse_actor(data: Mapping[str, Any]) -> ActorProfile:
         country=str(country),
         role=role,
         aliases=tuple(dict.fromkeys(a.strip() for a in aliases)),
+        sector=sector,
+        wikidata=wikidata,
     )
+
+
+def check_sector(sector: object) -> list[FieldError]:
+    """What is wrong with `sector` (None is fine: the field is optional)."""
+    if sector is None or (isinstance(sector, str) and SECTOR.match(sector)):
+        return []
+    codes = ", ".join(SECTORS)
+    return [FieldError(("sector",), f"must be a PLOVER sector code ({codes}) or two of them")]
+
+
+def check_wikidata(wikidata: object) -> list[FieldError]:
+    """What is wrong with `wikidata` (None is fine: the field is optional)."""
+    if wikidata is None or (isinstance(wikidata, str) and WIKIDATA.match(wikidata)):
+        return []
+    return [FieldError(("wikidata",), "must be a Wikidata item id matching ^Q[1-9][0-9]*$")]
 
 
 def suggest(query: str, actors: Iterable[ActorProfile], limit: int = 3) -> list[str]:

@@ -31,7 +31,14 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from domain.actors import Actor, ActorProfile, actor_uuid, parse_actor
+from domain.actors import (
+    Actor,
+    ActorProfile,
+    actor_uuid,
+    check_sector,
+    check_wikidata,
+    parse_actor,
+)
 from domain.contacts import Contact
 from domain.errors import Conflict, FieldError, InvalidFact, NotFound, UnknownActor
 from domain.events import (
@@ -243,8 +250,11 @@ class Backchannel(Application[UUID]):
         name: str | None = None,
         role: str | None = None,
         aliases: Sequence[str] = (),
+        sector: str | None = None,
+        wikidata: str | None = None,
     ) -> WrittenActor:
-        """Rename, change role, add aliases; appends only the events that change something."""
+        """Rename, change role, sector or Wikidata id, add aliases; appends only the events
+        that change something."""
         existing = self._history(actor_uuid(actor_id))
         if existing is None:
             raise NotFound(f"no actor {actor_id!r}")
@@ -254,11 +264,18 @@ class Backchannel(Application[UUID]):
             raise InvalidFact([FieldError(("name",), "must not be empty")])
         if any(not alias.strip() for alias in aliases):
             raise InvalidFact([FieldError(("aliases",), "must be non-empty strings")])
+        invalid = check_sector(sector) + check_wikidata(wikidata)
+        if invalid:
+            raise InvalidFact(invalid)
         changes: list[tuple[type[Actor.Event], dict[str, Any]]] = []
         if name is not None and name.strip() != actor.name:
             changes.append((Actor.Renamed, {"name": name.strip()}))
         if role is not None and role != actor.role:
             changes.append((Actor.RoleChanged, {"role": role}))
+        if sector is not None and sector != actor.sector:
+            changes.append((Actor.SectorChanged, {"sector": sector}))
+        if wikidata is not None and wikidata != actor.wikidata:
+            changes.append((Actor.WikidataChanged, {"wikidata": wikidata}))
         added: list[str] = []
         for alias in aliases:
             if alias.strip() not in actor.aliases and alias.strip() not in added:
@@ -528,6 +545,8 @@ def registered(profile: ActorProfile, at: datetime) -> Actor.Registered:
         country=profile.country,
         role=profile.role,
         aliases=list(profile.aliases),
+        sector=profile.sector,
+        wikidata=profile.wikidata,
     )
 
 

@@ -8,6 +8,8 @@ An archive is one line per thing the log holds, in log order, each with the
     {"record": "actor_renamed", "recorded_at": "…", "actor": "sergei-shoigu", "name": "…"}
     {"record": "actor_alias_added", "recorded_at": "…", "actor": "…", "alias": "…"}
     {"record": "actor_role_changed", "recorded_at": "…", "actor": "…", "role": "…"}
+    {"record": "actor_sector_changed", "recorded_at": "…", "actor": "…", "sector": "MIL"}
+    {"record": "actor_wikidata_changed", "recorded_at": "…", "actor": "…", "wikidata": "Q…"}
     {"record": "event", "recorded_at": "…", "event": {…the fact as stored…}}
     {"record": "retraction", "recorded_at": "…", "id": "…", "event": "…", "reason": "…"}
     {"record": "trailer", "count": 41, "check": "…"}
@@ -34,7 +36,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
-from domain.actors import Actor, actor_uuid, parse_actor
+from domain.actors import Actor, actor_uuid, check_sector, check_wikidata, parse_actor
 from domain.contacts import Contact
 from domain.errors import DomainError, InvalidFact
 from domain.events import ContactFact, check_response, parse_fact
@@ -65,6 +67,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "actor_renamed": frozenset({"actor", "name"}),
     "actor_alias_added": frozenset({"actor", "alias"}),
     "actor_role_changed": frozenset({"actor", "role"}),
+    "actor_sector_changed": frozenset({"actor", "sector"}),
+    "actor_wikidata_changed": frozenset({"actor", "wikidata"}),
     "event": frozenset({"event"}),
     "retraction": frozenset({"id", "event", "reason"}),
 }
@@ -133,6 +137,10 @@ def _record_of(event: Any, slugs: dict[UUID, str]) -> dict[str, Any] | None:
             "role": event.role,
             "aliases": list(event.aliases),
         }
+        # Only when set, so an archive of actors without them reads as version 1 wrote it.
+        for key in ("sector", "wikidata"):
+            if getattr(event, key) is not None:
+                actor[key] = getattr(event, key)
         return {"record": "actor_registered", **at, "actor": actor}
     if isinstance(event, Actor.Renamed):
         slug = slugs[event.originator_id]
@@ -143,6 +151,12 @@ def _record_of(event: Any, slugs: dict[UUID, str]) -> dict[str, Any] | None:
     if isinstance(event, Actor.RoleChanged):
         slug = slugs[event.originator_id]
         return {"record": "actor_role_changed", **at, "actor": slug, "role": event.role}
+    if isinstance(event, Actor.SectorChanged):
+        slug = slugs[event.originator_id]
+        return {"record": "actor_sector_changed", **at, "actor": slug, "sector": event.sector}
+    if isinstance(event, Actor.WikidataChanged):
+        slug = slugs[event.originator_id]
+        return {"record": "actor_wikidata_changed", **at, "actor": slug, "wikidata": event.wikidata}
     if isinstance(event, Contact.Recorded):
         return {"record": "event", **at, "event": event.fact.to_dict()}
     if isinstance(event, Contact.Retracted):
@@ -303,6 +317,15 @@ def check_archive(
                 raise BadLine(number, f"{field}: must be a non-empty string")
             if item.kind == "actor_role_changed" and not isinstance(body["role"], str | None):
                 raise BadLine(number, "role: must be a string or null")
+            wrong = (
+                check_sector(body["sector"])
+                if item.kind == "actor_sector_changed"
+                else check_wikidata(body["wikidata"])
+                if item.kind == "actor_wikidata_changed"
+                else []
+            )
+            if wrong:
+                raise BadLine(number, str(InvalidFact(wrong)))
         elif item.kind == "event":
             fact = _fact(number, body["event"], item.recorded_at if not as_new else now)
             earlier = index.state(fact.id)
@@ -463,12 +486,18 @@ def _event(
             country=profile.country,
             role=profile.role,
             aliases=list(profile.aliases),
+            sector=profile.sector,
+            wikidata=profile.wikidata,
             **common,
         )
     if item.kind == "actor_renamed":
         return Actor.Renamed(name=body["name"], **common)  # type: ignore[call-arg]
     if item.kind == "actor_alias_added":
         return Actor.AliasAdded(alias=body["alias"], **common)  # type: ignore[call-arg]
+    if item.kind == "actor_sector_changed":
+        return Actor.SectorChanged(sector=body["sector"], **common)  # type: ignore[call-arg]
+    if item.kind == "actor_wikidata_changed":
+        return Actor.WikidataChanged(wikidata=body["wikidata"], **common)  # type: ignore[call-arg]
     return Actor.RoleChanged(role=body["role"], **common)  # type: ignore[call-arg]
 
 

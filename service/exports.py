@@ -143,14 +143,14 @@ def alpha3(country: str) -> str | None:
 
 
 def _sector(profile: ActorProfile | None) -> str | None:
-    return getattr(profile, "sector", None)
+    return profile.sector if profile else None
 
 
 def _entity(actor_id: str, profile: ActorProfile | None) -> dict[str, Any]:
     return {
         "code": alpha3(profile.country) if profile else None,
         "sector": _sector(profile),
-        "identifier_id": getattr(profile, "wikidata", None),
+        "identifier_id": profile.wikidata if profile else None,
         "identifier_text": profile.name if profile else actor_id,
         "office": profile.role if profile else None,
     }

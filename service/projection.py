@@ -39,7 +39,14 @@ from infra.readmodel.rows import ActorState, retraction_from, sketch_from
 
 RECORDED = get_topic(Contact.Recorded)
 RETRACTED = get_topic(Contact.Retracted)
-ACTOR_EVENTS = (Actor.Registered, Actor.Renamed, Actor.AliasAdded, Actor.RoleChanged)
+ACTOR_EVENTS = (
+    Actor.Registered,
+    Actor.Renamed,
+    Actor.AliasAdded,
+    Actor.RoleChanged,
+    Actor.SectorChanged,
+    Actor.WikidataChanged,
+)
 ACTOR_TOPICS = tuple(get_topic(e) for e in ACTOR_EVENTS)
 log = get_logger("backchannel.projection")
 
@@ -63,6 +70,8 @@ class ActorChange:
                 country=event.country,
                 role=event.role,
                 aliases=tuple(event.aliases),
+                sector=event.sector,
+                wikidata=event.wikidata,
             )
             return ActorState(self.aggregate_id, profile, self.position, self.position)
         if before is None:
@@ -74,6 +83,10 @@ class ActorChange:
             profile = replace(profile, aliases=(*profile.aliases, event.alias))
         elif isinstance(event, Actor.RoleChanged):
             profile = replace(profile, role=event.role)
+        elif isinstance(event, Actor.SectorChanged):
+            profile = replace(profile, sector=event.sector)
+        elif isinstance(event, Actor.WikidataChanged):
+            profile = replace(profile, wikidata=event.wikidata)
         return replace(before, profile=profile, position=self.position)
 
 

@@ -113,6 +113,8 @@ actors = Table(
     Column("kind", String(16), nullable=False),
     Column("country", String(2), nullable=False),
     Column("role", Text),
+    Column("sector", String(6)),  # a PLOVER sector code, or two
+    Column("wikidata", String(32)),  # a Wikidata item id, Q…
     Column("aliases", Text, nullable=False),  # JSON list, in the order they were added
     Column("registered", BigInteger, nullable=False),
     Column("position", BigInteger, nullable=False),  # of the latest change

@@ -88,13 +88,18 @@ def get_actor(actor_id: ActorName, reader: Reading) -> dict[str, Any]:
     "/{actor_id}",
     response_model=ActorOut,
     responses=problems(400, 401, 403, 404, 409, 413, 422),
-    summary="Rename an actor, change its role, add aliases",
+    summary="Rename an actor, change its role, sector or Wikidata id, add aliases",
 )
 def change_actor(
     actor_id: Annotated[ActorId, Path()], body: ActorChange, backchannel: Writing
 ) -> dict[str, Any]:
     """Appends one event per actual change; `position` is the log position after them."""
     written = backchannel.update_actor(
-        actor_id, name=body.name, role=body.role, aliases=body.aliases
+        actor_id,
+        name=body.name,
+        role=body.role,
+        sector=body.sector,
+        wikidata=body.wikidata,
+        aliases=body.aliases,
     )
     return actor_view(written.actor, written.position)

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.actors import ActorKind
+from domain.actors import SECTOR, SECTORS, WIKIDATA, ActorKind
 from domain.events import MAX_SUMMARY, ContactFact, EventType, Precision, Source, default_precision
 from domain.status import Status
 from domain.time import Instant, end_of, parse_instant, start_of
@@ -57,6 +57,20 @@ STRIPPED = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202
 NonBlank = Annotated[str, StringConstraints(pattern=f"[^{STRIPPED}]")]
 Country = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
+]
+Sector = Annotated[
+    str,
+    StringConstraints(pattern=SECTOR.pattern),
+    Field(
+        description="PLOVER sector code, or two of them, broader first: "
+        + "; ".join(f"`{code}` {meaning}" for code, meaning in SECTORS.items()),
+        examples=["MIL"],
+    ),
+]
+Wikidata = Annotated[
+    str,
+    StringConstraints(pattern=WIKIDATA.pattern),
+    Field(description="Wikidata item id; exports use it as the entity's identifier"),
 ]
 HttpUrlText = Annotated[
     str,
@@ -215,13 +229,16 @@ class ActorIn(RequestModel):
     kind: ActorKind
     country: Country
     role: Annotated[str, Field(max_length=300)] | None = None
+    sector: Sector | None = None
+    wikidata: Wikidata | None = None
     aliases: list[Annotated[NonBlank, Field(max_length=300)]] = Field(
         default_factory=list, max_length=100
     )
 
 
 class ActorChange(RequestModel):
-    """Changes to an actor: a new name or role, aliases to add. Omitted fields stay as they are."""
+    """Changes to an actor: a new name, role, sector or Wikidata id, aliases to add. Omitted
+    fields stay as they are."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"aliases": ["Sergey Kuzhugetovich Shoygu"]}]}
@@ -229,6 +246,8 @@ class ActorChange(RequestModel):
 
     name: NonBlank = omittable(max_length=300)
     role: str = omittable(max_length=300)
+    sector: Sector = omittable()
+    wikidata: Wikidata = omittable()
     aliases: list[Annotated[NonBlank, Field(max_length=300)]] = Field(
         default_factory=list, max_length=100
     )
@@ -337,6 +356,8 @@ class ActorOut(BaseModel):
     kind: ActorKind
     country: str
     role: str | None
+    sector: str | None = Field(description="PLOVER sector code")
+    wikidata: str | None = Field(description="Wikidata item id")
     aliases: list[str]
     position: int
 

@@ -100,3 +100,58 @@ def test_patch_of_an_unknown_actor_is_404_and_of_a_blank_name_422(cast: TestClie
     assert_problem(cast.patch("/v1/actors/nobody", json={"name": "X"}, headers=WRITE), 404)
     assert_problem(cast.patch("/v1/actors/lloyd-austin", json={"name": "  "}, headers=WRITE), 422)
     assert_problem(cast.patch("/v1/actors/lloyd-austin", json={"nom": "X"}, headers=WRITE), 422)
+
+
+def test_an_actor_registered_with_a_sector_and_wikidata_id_shows_them_everywhere(
+    client: TestClient,
+) -> None:
+    austin = {**AUSTIN, "sector": "MIL", "wikidata": "Q1"}
+    answer = client.post("/v1/actors", json=austin, headers=WRITE)
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["sector"], answer.json()["wikidata"]) == ("MIL", "Q1")
+    assert client.post("/v1/actors", json=austin, headers=WRITE).status_code == 200
+    assert_problem(client.post("/v1/actors", json={**austin, "sector": "DIP"}, headers=WRITE), 409)
+    one = client.get("/v1/actors/lloyd-austin", params={"min_position": answer.json()["position"]})
+    assert {k: one.json()[k] for k in austin} == austin
+    listed = client.get("/v1/actors", params={"q": "austin"}).json()["items"]
+    assert [(a["sector"], a["wikidata"]) for a in listed] == [("MIL", "Q1")]
+
+
+def test_an_actor_without_a_sector_or_wikidata_id_shows_them_as_null(client: TestClient) -> None:
+    body = client.post("/v1/actors", json=SHOIGU, headers=WRITE).json()
+    assert (body["sector"], body["wikidata"]) == (None, None)
+    read = client.get("/v1/actors/sergei-shoigu", params={"min_position": body["position"]})
+    assert (read.json()["sector"], read.json()["wikidata"]) == (None, None)
+
+
+def test_a_bad_sector_or_wikidata_id_is_422_naming_each_field(client: TestClient) -> None:
+    for sector, wikidata in (("ARMY", "311440"), ("mil", "Q0"), ("XYZ", "Q12a"), ("", "P31")):
+        bad = {**SHOIGU, "sector": sector, "wikidata": wikidata}
+        problem = assert_problem(client.post("/v1/actors", json=bad, headers=WRITE), 422)
+        locs = {tuple(e["loc"]) for e in problem["errors"]}
+        assert locs == {("body", "sector"), ("body", "wikidata")}, (sector, wikidata)
+    assert client.get("/v1/actors/sergei-shoigu").status_code == 404
+
+
+def test_two_sector_codes_make_a_six_character_sector(client: TestClient) -> None:
+    answer = client.post("/v1/actors", json={**SHOIGU, "sector": "GOVMED"}, headers=WRITE)
+    assert answer.status_code == 201, answer.text
+    bad = {**AUSTIN, "sector": "GOVXYZ"}
+    problem = assert_problem(client.post("/v1/actors", json=bad, headers=WRITE), 422)
+    assert ["body", "sector"] in [e["loc"] for e in problem["errors"]]
+
+
+def test_patch_sets_a_sector_and_a_wikidata_id_and_refuses_bad_ones(client: TestClient) -> None:
+    client.post("/v1/actors", json=SHOIGU, headers=WRITE)
+    change = {"sector": "MIL", "wikidata": "Q42"}
+    patched = client.patch("/v1/actors/sergei-shoigu", json=change, headers=WRITE)
+    assert patched.status_code == 200, patched.text
+    assert {k: patched.json()[k] for k in change} == change
+    same = client.patch("/v1/actors/sergei-shoigu", json=change, headers=WRITE).json()
+    assert same["position"] == patched.json()["position"]  # nothing changed, nothing appended
+    read = client.get("/v1/actors/sergei-shoigu", params={"min_position": same["position"]})
+    assert {k: read.json()[k] for k in change} == change
+    for field, value in (("sector", "NAVY"), ("wikidata", "Q-1"), ("sector", None)):
+        answer = client.patch("/v1/actors/sergei-shoigu", json={field: value}, headers=WRITE)
+        problem = assert_problem(answer, 422)
+        assert ["body", field] in [e["loc"] for e in problem["errors"]]

@@ -130,3 +130,58 @@ def test_a_timeline_as_timelinejs_has_the_required_fields(seeded):
         i["status"] for i in timeline if i["from"] is not None
     ]
     assert all({"start_date", "end_date"} <= era.keys() for era in document["eras"])
+
+
+def test_plover_entities_carry_sector_and_wikidata_and_context_follows_the_sectors(seeded):
+    actors = {a["id"]: a for a in seeded.get("/v1/actors", params={"limit": 1000}).json()["items"]}
+    events = {e["id"]: e for e in every_event(seeded)}
+    records = [
+        json.loads(line) for line in download(seeded, "/v1/events", format="plover").splitlines()
+    ]
+    contexts = set()
+    for record in records:
+        source = events[record["id"]]
+        parties = (source["counterpart"], source["actor"])
+        if source["type"] != "meeting_held":
+            parties = parties[::-1]
+        sectors = set()
+        for entity, actor_id in zip((record["actor"][0], record["recipient"][0]), parties):
+            actor = actors[actor_id]
+            assert entity["sector"] == actor["sector"]
+            assert entity["identifier_id"] == actor["wikidata"]
+            assert entity["identifier_text"] == actor["name"]
+            assert entity["office"] == actor["role"]
+            sectors.add(actor["sector"])
+        military = "MIL" in sectors or source["type"] == "hotline_use"
+        assert record["context"] == ("military" if military else "diplomatic")
+        contexts.add((tuple(sorted(parties)), record["context"]))
+    assert (("lloyd-austin", "sergei-shoigu"), "military") in contexts  # both MIL
+    assert (("emmanuel-macron", "vladimir-putin"), "diplomatic") in contexts  # both GOV
+    putin = next(r for r in records if r["recipient"][0]["identifier_text"] == "Vladimir Putin")
+    assert putin["recipient"][0]["identifier_id"] == "Q7747"
+
+
+def test_one_mil_side_makes_the_context_military(client: TestClient) -> None:
+    for actor in (
+        {"id": "ann", "name": "Ann", "kind": "person", "country": "US", "sector": "MIL"},
+        {"id": "bob", "name": "Bob", "kind": "person", "country": "RU", "sector": "DIP"},
+        {"id": "cy", "name": "Cy", "kind": "person", "country": "FR"},
+    ):
+        assert client.post("/v1/actors", json=actor, headers=WRITE).status_code == 201
+    for n, (a, b) in enumerate((("bob", "ann"), ("bob", "cy"), ("cy", "ann"))):
+        call = {
+            "type": "call_held",
+            "occurred_at": f"2022-03-0{n + 1}",
+            "actor": a,
+            "counterpart": b,
+            "sources": [{"name": "Reuters"}],
+        }
+        head = client.post("/v1/events", json=call, headers=WRITE).json()["position"]
+    text = download(client, "/v1/events", format="plover", min_position=str(head))
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [(r["actor"][0]["sector"], r["recipient"][0]["sector"]) for r in records] == [
+        ("DIP", "MIL"),
+        ("DIP", None),
+        (None, "MIL"),
+    ]
+    assert [r["context"] for r in records] == ["military", "diplomatic", "military"]

@@ -92,8 +92,22 @@ def records(archive: io.BytesIO) -> list[dict[str, Any]]:
 
 # -- histories ------------------------------------------------------------------
 
+SECTORS = ("MIL", "DIP", "GOV", "GOVMED")
 step = st.tuples(
-    st.sampled_from(["actor", "rename", "alias", "role", "fact", "fact", "fact", "retract"]),
+    st.sampled_from(
+        [
+            "actor",
+            "rename",
+            "alias",
+            "role",
+            "sector",
+            "wikidata",
+            "fact",
+            "fact",
+            "fact",
+            "retract",
+        ]
+    ),
     st.integers(0, 1_000_000),
     st.integers(0, 1_000_000),
     st.sampled_from(list(EventType)),
@@ -109,15 +123,20 @@ def play(app: Backchannel, steps: list[tuple[str, int, int, EventType, date]]) -
         if kind == "actor" or len(actors) < 2:
             slug = PEOPLE[len(actors) % len(PEOPLE)] + (f"-{len(actors)}" if actors else "")
             actors.append(slug)
-            app.register_actor(
-                {"id": slug, "name": slug.title(), "kind": "person", "country": "US"}
-            )
+            profile = {"id": slug, "name": slug.title(), "kind": "person", "country": "US"}
+            if m % 3:  # some actors are registered with a sector and a Wikidata id, some without
+                profile |= {"sector": SECTORS[m % len(SECTORS)], "wikidata": f"Q{n + 1}"}
+            app.register_actor(profile)
         elif kind == "rename":
             app.update_actor(actors[n % len(actors)], name=f"Name {m % 5}")
         elif kind == "alias":
             app.update_actor(actors[n % len(actors)], aliases=[f"Alias {m % 7}"])
         elif kind == "role":
             app.update_actor(actors[n % len(actors)], role=f"Role {m % 3}")
+        elif kind == "sector":
+            app.update_actor(actors[n % len(actors)], sector=SECTORS[m % len(SECTORS)])
+        elif kind == "wikidata":
+            app.update_actor(actors[n % len(actors)], wikidata=f"Q{m % 4 + 1}")
         elif kind == "retract" and facts:
             fact = facts.pop(n % len(facts))
             app.retract(uuid.UUID(fact["id"]), f"withdrawn {m}")

@@ -42,7 +42,10 @@ from tests.integration.test_stored_versions import ACTORS, TOPIC, VERSION_1
 
 ALL_TABLES = {
     **TABLES,
-    "actors": "actor_id, aggregate_id, name, kind, country, role, aliases, registered, position",
+    "actors": (
+        "actor_id, aggregate_id, name, kind, country, role, sector, wikidata, aliases, "
+        "registered, position"
+    ),
     "actor_names": "folded, actor_id",
 }
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -119,6 +122,11 @@ def varied(backchannel):
     app.update_actor("lloyd-austin", name="Lloyd J. Austin III", aliases=["Austin"])
     app.update_actor("sergei-shoigu", role="Secretary of the Security Council")
     app.update_actor("sergei-shoigu", aliases=["Shoygu", "Shoigu S."])
+    app.update_actor("sergei-shoigu", sector="MIL", wikidata="Q1")
+    app.register_actor(
+        {"id": "ru-mfa", "name": "Russian MFA", "kind": "institution", "country": "RU"}
+        | {"sector": "DIP", "wikidata": "Q2"}
+    )
     app.recorder.insert_events(
         [StoredEvent(i, 1, TOPIC, state.encode()) for i, state in VERSION_1.items()]
     )

@@ -14,6 +14,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from domain.actors import actor_uuid, parse_actor
 from domain.contacts import Contact
 from domain.errors import Conflict
 from domain.events import ContactFact, EventType, Precision, Source
@@ -133,3 +134,56 @@ def test_facts_recorded_now_keep_the_version_1_json_inside_their_marker(old_stor
     state = json.loads(stored.state)
     assert state["class_version"] == 2
     assert state["fact"] == {"_type_": "contact_fact", "_data_": fresh}
+
+
+# Version 1 of `Actor.Registered` had no `sector` and no `wikidata`.
+AUSTIN_ID = actor_uuid("lloyd-austin")
+ACTOR_VERSION_1 = (
+    '{"timestamp":{"_type_":"datetime_iso","_data_":"2022-03-10T07:30:00.000001+00:00"},'
+    '"originator_topic":"domain.actors:Actor","actor_id":"lloyd-austin","name":"Lloyd Austin",'
+    '"kind":"person","country":"US","role":"Secretary of Defense",'
+    '"aliases":["Lloyd J. Austin III"]}'
+)
+AUSTIN_V1 = {
+    "id": "lloyd-austin",
+    "name": "Lloyd Austin",
+    "kind": "person",
+    "country": "US",
+    "role": "Secretary of Defense",
+    "aliases": ["Lloyd J. Austin III"],
+}
+
+
+@pytest.fixture
+def old_actor(backchannel):
+    backchannel.recorder.insert_events(
+        [StoredEvent(AUSTIN_ID, 1, "domain.actors:Actor.Registered", ACTOR_VERSION_1.encode())]
+    )
+    return backchannel
+
+
+def test_a_version_1_actor_reads_back_without_a_sector_or_wikidata_id(old_actor):
+    actor = old_actor.repository.get(AUSTIN_ID)
+    assert actor.profile == parse_actor(AUSTIN_V1)
+    assert (actor.profile.sector, actor.profile.wikidata) == (None, None)
+    again = old_actor.register_actor(AUSTIN_V1)
+    assert not again.created
+    with pytest.raises(Conflict):
+        old_actor.register_actor({**AUSTIN_V1, "sector": "MIL"})
+
+
+def test_a_version_1_actor_takes_a_sector_and_a_wikidata_id_later(settings, old_actor):
+    written = old_actor.update_actor("lloyd-austin", sector="MIL", wikidata="Q1")
+    assert written.created
+    assert (written.actor.sector, written.actor.wikidata) == ("MIL", "Q1")
+    Projector(settings, app=old_actor).catch_up(until=old_actor.head())
+    model = ReadModel.open(settings)
+    try:
+        found = model.actor("lloyd-austin")
+        assert found is not None
+        assert found.profile == written.actor
+    finally:
+        model.close()
+    assert old_actor.refresh().actors["lloyd-austin"] == written.actor
+    state = json.loads(old_actor.recorder.select_events(AUSTIN_ID)[0].state)
+    assert "class_version" not in state  # the stored version 1 record is left as it was
