@@ -16,9 +16,9 @@ for themselves), and the group is stored again without them; should that fail
 too (another process won a race meanwhile), each remaining member is stored
 alone. Any other store error is every member's outcome.
 
-Stamps are taken by the leader, in order, never earlier than the last stamp it
-gave: within a process recorded_at never runs backwards along the log (the
-store's own lock orders the transactions of several processes).
+Stamps are taken by the leader, in order, each a microsecond at least after the
+last one it gave: within a process recorded_at strictly increases along the log
+(the store's own lock orders the transactions of several processes).
 
 Every wait is bounded: a writer that cannot get its result within `wait_seconds`
 (the store's own timeouts, a few times over) gives up with OperationalError,
@@ -36,6 +36,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Recording
 
+from domain.time import TICK
 from infra.logging import get_logger
 
 Stamp = Callable[[], datetime]
@@ -147,8 +148,10 @@ class GroupCommit:
 
     def _stamp(self) -> datetime:
         now = self._clock()
-        if now < self._last:
-            now = self._last
+        if now <= self._last:
+            # Never the same instant twice: the projection takes a transaction time it
+            # has already seen for a channel as a race, and re-tells the channel.
+            now = self._last + TICK
         self._last = now
         return now
 
