@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -211,4 +212,4 @@ def test_many_concurrent_writers_each_get_their_own_answer(backchannel):
     assert len(facts) == len(expected)
     times = [c.recorded_at for c in sorted(record.contacts.values(), key=lambda c: c.position)]
     # Strictly increasing along the log: no two writes of a process share an instant.
-    assert all(a < b for a, b in zip(times, times[1:], strict=False))
+    assert all(a < b for a, b in pairwise(times))
