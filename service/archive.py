@@ -43,6 +43,7 @@ from domain.events import ContactFact, check_response, parse_fact
 from domain.time import format_instant
 from infra.logging import get_logger
 from service.application import Backchannel
+from service.application import registered as registration
 from service.committer import Build
 from service.transfer import (
     CHUNK,
@@ -477,19 +478,8 @@ def _event(
         "timestamp": at,
     }
     if item.kind == "actor_registered":
-        profile = parse_actor(body["actor"])
-        return Actor.Registered(  # type: ignore[call-arg]
-            originator_topic=get_topic(Actor),
-            actor_id=profile.id,
-            name=profile.name,
-            kind=profile.kind.value,
-            country=profile.country,
-            role=profile.role,
-            aliases=list(profile.aliases),
-            sector=profile.sector,
-            wikidata=profile.wikidata,
-            **common,
-        )
+        # The first pass refused a second registration of an actor: this is its first event.
+        return registration(parse_actor(body["actor"]), at)
     if item.kind == "actor_renamed":
         return Actor.Renamed(name=body["name"], **common)  # type: ignore[call-arg]
     if item.kind == "actor_alias_added":
