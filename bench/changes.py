@@ -23,7 +23,6 @@ A quick check at reduced size: `python -m bench.changes --events 50000 --channel
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from typing import Any
 import psycopg
 
 from bench.readmodel import database_url, percentile, prepare, random_day
-from bench.workload import actor_ids
+from bench.workload import actor_ids, add_server_option
 from domain.time import end_of
 from infra.settings import Settings
 from service.bootstrap import migrate
@@ -135,12 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=10_000)
     parser.add_argument("--baseline-events", type=int, default=10_000)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BACKCHANNEL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    add_server_option(parser)
     parser.add_argument("--requests", type=int, default=300, help="calls per query per round")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep databases already loaded")

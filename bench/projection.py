@@ -42,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from bench.readmodel import fresh_database
-from bench.workload import NOW, channel_pairs
+from bench.workload import NOW, add_server_option, channel_pairs
 from domain.contacts import Contact
 from domain.events import EventType, channel_id, parse_fact
 from infra.logging import configure_logging
@@ -213,18 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--batch-size", type=int, help="log positions per transaction (default: the setting's)"
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BACKCHANNEL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="a PostgreSQL server (its database name prefixes the bench databases)",
-    )
+    add_server_option(parser)
     parser.add_argument("--reuse", action="store_true", help="keep databases already loaded")
     parser.add_argument("--output", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
-    if not args.database_url.startswith(("postgresql://", "postgres://")):
-        parser.error("--database-url must name a PostgreSQL server")
     variants = [v for v in args.variants.split(",") if v]
     if not variants or any(v not in VARIANTS for v in variants):
         parser.error(f"--variants must name some of {', '.join(VARIANTS)}")

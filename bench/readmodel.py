@@ -47,7 +47,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from bench.workload import SPAN_DAYS, START, actor_ids, channel_pairs, load
+from bench.workload import SPAN_DAYS, START, actor_ids, add_server_option, channel_pairs, load
 from domain.time import end_of
 from infra.readmodel import open_view
 from infra.settings import Settings
@@ -299,21 +299,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--channels", type=int, default=10_000)
     parser.add_argument("--baseline-events", type=int, default=10_000)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BACKCHANNEL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="a PostgreSQL server (its database name prefixes the bench databases)",
-    )
+    add_server_option(parser)
     parser.add_argument("--requests", type=int, default=2000, help="status requests per size")
     parser.add_argument("--via", choices=("readmodel", "http"), default="readmodel")
     parser.add_argument("--reuse", action="store_true", help="keep databases already loaded")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--output", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
-    if not args.database_url.startswith(("postgresql://", "postgres://")):
-        parser.error("--database-url must name a PostgreSQL server")
     actor_ids(args.channels)  # fail early on a silly size
     figures = [run(args, args.baseline_events), run(args, args.events)]
     print()

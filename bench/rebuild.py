@@ -36,7 +36,7 @@ from pathlib import Path
 import psycopg
 
 from bench.readmodel import database_url, fresh_database
-from bench.workload import actor_ids, load
+from bench.workload import actor_ids, add_server_option, load
 from infra.logging import configure_logging
 from infra.readmodel import open_view
 from infra.settings import Settings
@@ -134,18 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=10_000)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--workers", type=int, help="bulk-load processes (default: one per CPU)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BACKCHANNEL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-        help="a PostgreSQL server (its database name prefixes the bench database)",
-    )
+    add_server_option(parser)
     parser.add_argument("--reuse", action="store_true", help="keep the database if loaded")
     parser.add_argument("--output", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
-    if not args.database_url.startswith(("postgresql://", "postgres://")):
-        parser.error("--database-url must name a PostgreSQL server")
     if args.repetitions < 3:
         parser.error("--repetitions must be at least 3")
     actor_ids(args.channels)

@@ -9,8 +9,10 @@ Deterministic for a given seed, apart from the transaction times the store stamp
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
+import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -155,3 +157,21 @@ def _retract_some(
     done = {id(c) for c in chosen}
     waiting[:] = [c for c in waiting if id(c) not in done]
     return len(chosen)
+
+
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    """`--database-url`: the PostgreSQL server a benchmark loads its databases into."""
+    parser.add_argument(
+        "--database-url",
+        type=_postgres_server,
+        default=os.environ.get(
+            "BACKCHANNEL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="a PostgreSQL server (its database name prefixes the bench databases)",
+    )
+
+
+def _postgres_server(url: str) -> str:
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError("must name a PostgreSQL server")
+    return url
