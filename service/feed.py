@@ -52,6 +52,7 @@ class Feed:
         self.recent: deque[Message] = deque(maxlen=keep)
         self.position = 0  # messages exist for every entry up to here
         self._since = 0  # the feed holds every message after this position
+        self._subscribers = 0  # the feed reads the log only while it has any
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -71,6 +72,29 @@ class Feed:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def subscribe(self) -> None:
+        """A subscriber arrives. With none, the feed reads nothing (no decoding, no status
+        reads on the write path's heels); the first one brings it to the read model's
+        position, and what came before is read from the log."""
+        with self._lock:
+            self._subscribers += 1
+            if self._subscribers > 1:
+                return
+        try:
+            reached = self.readmodel.position()
+        except BaseException:
+            self.unsubscribe()
+            raise
+        with self._lock:
+            if reached > self.position:
+                self.recent.clear()
+                self.position = self._since = reached
+        self._wake.set()
+
+    def unsubscribe(self) -> None:
+        with self._lock:
+            self._subscribers = max(0, self._subscribers - 1)
 
     def committed(self, position: int) -> None:
         """A projector of this process committed up to `position`: look now."""
@@ -115,11 +139,16 @@ class Feed:
         while not self._stopping.is_set():
             self._wake.wait(self.poll)
             self._wake.clear()
+            if not self._subscribers:
+                continue
             try:
                 reached = self.readmodel.position()
-                if reached > self.position:
-                    found = self.read(self.position + 1, reached)
+                begun = self.position
+                if reached > begun:
+                    found = self.read(begun + 1, reached)
                     with self._lock:
+                        if self.position != begun:  # a first subscriber moved it meanwhile
+                            continue
                         dropped = len(self.recent) + len(found) - (self.recent.maxlen or 0)
                         if dropped > 0:  # the feed holds every message after `_since`
                             self._since = [*self.recent, *found][dropped - 1].position

@@ -73,8 +73,6 @@ async def stream(
     start = after
     if last_event_id is not None and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
-    if start is None:
-        start = feed.position
     view = reader.readmodel
     wanted_channel = None
     if channel is not None:
@@ -96,9 +94,22 @@ async def stream(
 
 
 async def _messages(
+    request: Request, feed: Feed, start: int | None, shown: Callable[[Message], bool]
+) -> AsyncIterator[dict[str, Any]]:
+    """The messages after `start` (None: from now) as they come, a page at a time; the
+    feed follows the log while this subscriber is there."""
+    await run_in_threadpool(feed.subscribe)
+    try:
+        position = feed.position if start is None else start
+        async for message in _following(request, feed, position, shown):
+            yield message
+    finally:
+        feed.unsubscribe()
+
+
+async def _following(
     request: Request, feed: Feed, position: int, shown: Callable[[Message], bool]
 ) -> AsyncIterator[dict[str, Any]]:
-    """The messages after `position` as they come, a page at a time."""
     while True:
         if feed.position > position:
             found = feed.recent_after(position)
