@@ -49,6 +49,7 @@ class ActorKind(StrEnum):
     PERSON = "person"
     INSTITUTION = "institution"
     STATE = "state"
+    OFFICE = "office"  # a post one person holds at a time (domain.offices: its terms)
 
 
 def fold(text: str) -> str:
@@ -210,7 +211,7 @@ def parse_actor(data: Mapping[str, Any]) -> ActorProfile:
         errors.append(FieldError(("name",), "required: a display name"))
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in {k.value for k in ActorKind}:
-        errors.append(FieldError(("kind",), "must be one of person, institution, state"))
+        errors.append(FieldError(("kind",), "must be one of person, institution, state, office"))
     country = data.get("country")
     if not isinstance(country, str) or not COUNTRY.match(country):
         errors.append(FieldError(("country",), "must be an ISO 3166-1 alpha-2 code, e.g. US"))
