@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.actors import ActorProfile, fold
-from domain.events import EventType, RecordedContact, Retraction, channel_id
+from domain.actors import ActorKind, ActorProfile, fold
+from domain.events import EventType, RecordedContact, Retraction, channel_actors, channel_id
+from domain.offices import Holders, RecordedTerm, TermRetraction, known_terms, office_facts
 from domain.status import DEFAULT_WINDOW, ChannelStatus, Interval, Status, channel_status
 from domain.status import known_facts as _known_facts
 from domain.status import timeline as _timeline
@@ -29,6 +30,8 @@ class Record:
     retractions: dict[UUID, Retraction] = field(default_factory=dict)  # by retracted event id
     retraction_ids: dict[UUID, UUID] = field(default_factory=dict)  # retraction id -> event id
     by_channel: dict[str, list[UUID]] = field(default_factory=lambda: defaultdict(list))
+    terms: dict[UUID, RecordedTerm] = field(default_factory=dict)
+    term_retractions: dict[UUID, TermRetraction] = field(default_factory=dict)  # by term id
     position: int = 0
 
     # -- the fold -------------------------------------------------------------
@@ -48,6 +51,47 @@ class Record:
         self.retractions[retraction.event_id] = retraction
         self.retraction_ids[retraction.id] = retraction.event_id
         self.position = max(self.position, retraction.position)
+
+    def add_term(self, term: RecordedTerm) -> None:
+        self.terms.setdefault(term.id, term)
+        self.position = max(self.position, term.position)
+
+    def add_term_retraction(self, retraction: TermRetraction) -> None:
+        self.term_retractions.setdefault(retraction.term_id, retraction)
+        self.position = max(self.position, retraction.position)
+
+    # -- offices --------------------------------------------------------------
+
+    def is_office(self, actor_id: str) -> bool:
+        actor = self.actors.get(actor_id)
+        return actor is not None and actor.kind is ActorKind.OFFICE
+
+    def counted(self, channel: str, known_at: datetime) -> list[RecordedContact]:
+        """The facts that count for `channel` at `known_at`: its own, and under the office
+        rule (domain.offices) those of the holders of an office on either side."""
+        a, b = channel_actors(channel)
+        if not (self.is_office(a) or self.is_office(b)):
+            return _known_facts(
+                self.channel_events(channel), self.channel_retractions(channel), known_at
+            )
+        return office_facts(
+            channel,
+            self.contacts.values(),
+            self.retractions.values(),
+            self.terms.values(),
+            self.term_retractions.values(),
+            known_at,
+        )
+
+    def office_channels(self, known_at: datetime) -> list[str]:
+        """Every pair of offices with at least one fact counted at `known_at`, by id."""
+        holders = Holders(known_terms(self.terms.values(), self.term_retractions.values(), known_at))
+        found: set[str] = set()
+        for fact in _known_facts(self.contacts.values(), self.retractions.values(), known_at):
+            for channel in {fact.fact.channel, *holders.channels(fact)}:
+                if all(self.is_office(side) for side in channel_actors(channel)):
+                    found.add(channel)
+        return sorted(found)
 
     # -- actors ---------------------------------------------------------------
 
@@ -136,12 +180,7 @@ class Record:
     ) -> ChannelStatus:
         channel = channel_id(a, b)
         return channel_status(
-            channel,
-            self.channel_events(channel),
-            self.channel_retractions(channel),
-            as_of=as_of,
-            known_at=known_at,
-            window=window,
+            channel, self.counted(channel, known_at), (), as_of=as_of, known_at=known_at, window=window
         )
 
     def board(
@@ -168,8 +207,4 @@ class Record:
     def timeline(
         self, a: str, b: str, *, known_at: datetime, window: timedelta = DEFAULT_WINDOW
     ) -> list[Interval]:
-        channel = channel_id(a, b)
-        facts = _known_facts(
-            self.channel_events(channel), self.channel_retractions(channel), known_at
-        )
-        return _timeline(facts, window)
+        return _timeline(self.counted(channel_id(a, b), known_at), window)

@@ -49,6 +49,15 @@ from domain.events import (
     check_response,
     parse_fact,
 )
+from domain.offices import (
+    Post,
+    RecordedTerm,
+    Tenure,
+    Term,
+    TermRetraction,
+    parse_term,
+    post_uuid,
+)
 from domain.status import DEFAULT_WINDOW
 from infra.log import histories, versions
 from infra.store import commit_wait_seconds
@@ -59,6 +68,8 @@ Suggest = Callable[[str], list[str]]
 READ_BATCH = 1000
 CONTACT_TOPIC = get_topic(Contact)
 ACTOR_TOPIC = get_topic(Actor)
+TENURE_TOPIC = get_topic(Tenure)
+POST_TOPIC = get_topic(Post)
 # A fact to record: typed (the API's request schema built it), or in the API's JSON
 # shape (a line of an import file), which is checked here.
 Stated = ContactFact | Mapping[str, Any]
@@ -166,6 +177,18 @@ class WrittenContact(Written):
 class WrittenRetraction(Written):
     retraction: Retraction
     contact: RecordedContact
+
+
+@dataclass(frozen=True)
+class WrittenTerm(Written):
+    term: RecordedTerm
+    retraction: TermRetraction | None = None
+
+
+@dataclass(frozen=True)
+class WrittenTermRetraction(Written):
+    retraction: TermRetraction
+    term: RecordedTerm
 
 
 @dataclass(frozen=True)
@@ -400,6 +423,114 @@ class Backchannel(Application[UUID]):
         )
         return WrittenRetraction(True, position, retraction, recorded)
 
+    # -- offices and their terms ---------------------------------------------
+
+    def record_term(self, office: str, data: Mapping[str, Any]) -> WrittenTerm:
+        """Record that a person held `office` over [from, to).
+
+        The office must be an actor of kind office, the person one of kind person
+        (an unknown one is UnknownActor, with close matches); the same id again is
+        returned as stored if the content is the same, else a Conflict; a term
+        overlapping another unretracted term of the office is a Conflict naming it.
+        Concurrent writers of one office are serialised by its `Post`.
+        """
+        term = parse_term(office, data, new_id=uuid4())
+        for attempt in range(3):
+            stored = self._histories(
+                {actor_uuid(office), actor_uuid(term.person), term.id, post_uuid(office)}
+            )
+            self._check_holder(office, term, stored)
+            existing = stored.get(term.id)
+            if existing is not None:
+                tenure = existing.aggregate
+                if not isinstance(tenure, Tenure) or tenure.value != term:
+                    raise Conflict(f"term {term.id} is already recorded with different content")
+                recorded, retraction = _recorded_term(existing)
+                return WrittenTerm(False, recorded.position, recorded, retraction)
+            post = stored.get(post_uuid(office))
+            listed: Any = post.aggregate if post is not None else None
+            others = self._histories(set(listed.term_ids)) if listed is not None else {}
+            for history in others.values():
+                other = history.aggregate
+                if (
+                    isinstance(other, Tenure)
+                    and other.retraction_id is None
+                    and other.value.overlaps(term)
+                ):
+                    held = other.value
+                    until = "on" if held.end is None else f"until {held.to_dict()['to']}"
+                    raise Conflict(
+                        f"term {held.id} of {office} ({held.person}, from "
+                        f"{held.to_dict()['from']} {until}) overlaps this one"
+                    )
+            try:
+                recordings = self.append(_term_build(term, post))
+            except IntegrityError as error:
+                if attempt == 2:
+                    raise Conflict(
+                        f"the terms of {office} changed concurrently; try again"
+                    ) from error
+                continue
+            event: Any = recordings[0].domain_event
+            recorded = RecordedTerm(term, event.timestamp, recordings[0].notification.id)
+            return WrittenTerm(True, recorded.position, recorded)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def retract_term(self, term_id: UUID, reason: str) -> WrittenTermRetraction:
+        """Withdraw a term from now on; a term is retracted at most once."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidFact([FieldError(("reason",), "required: why the term is withdrawn")])
+        existing = self._history(term_id)
+        if existing is None or not isinstance(existing.aggregate, Tenure):
+            raise NotFound(f"no term {term_id}")
+        tenure = existing.aggregate
+        recorded, _ = _recorded_term(existing)
+        if tenure.retraction_id is not None:
+            raise Conflict(f"term {term_id} is already retracted")
+        retraction_id, why = uuid4(), reason.strip()
+
+        def build(stamp: Stamp) -> list[Any]:
+            return [
+                Tenure.Retracted(  # type: ignore[call-arg]
+                    originator_id=term_id,
+                    originator_version=tenure.version + 1,
+                    timestamp=stamp(),
+                    retraction_id=retraction_id,
+                    reason=why,
+                )
+            ]
+
+        try:
+            recordings = self.append(build)
+        except IntegrityError as error:
+            raise Conflict(f"term {term_id} is already retracted") from error
+        retracted: Any = recordings[-1].domain_event
+        position = _last(recordings)
+        retraction = TermRetraction(retraction_id, term_id, why, retracted.timestamp, position)
+        return WrittenTermRetraction(True, position, retraction, recorded)
+
+    def _check_holder(self, office: str, term: Term, stored: Mapping[UUID, History]) -> None:
+        found = stored.get(actor_uuid(office))
+        if found is None or not isinstance(found.aggregate, Actor):
+            raise NotFound(f"no actor {office!r}")
+        if found.aggregate.kind != "office":
+            raise InvalidFact(
+                [FieldError(("office",), f"{office!r} is a {found.aggregate.kind}, not an office")]
+            )
+        person = stored.get(actor_uuid(term.person))
+        if person is None or not isinstance(person.aggregate, Actor):
+            raise UnknownActor(term.person, self.suggest(term.person), ("person",))
+        if person.aggregate.kind != "person":
+            raise InvalidFact(
+                [
+                    FieldError(
+                        ("person",),
+                        f"{term.person!r} is a {person.aggregate.kind}; "
+                        "an office is held by a person",
+                    )
+                ]
+            )
+
     # -- appending -----------------------------------------------------------
 
     def append(self, build: Build) -> list[Recording[UUID]]:
@@ -548,6 +679,56 @@ def registered(profile: ActorProfile, at: datetime) -> Actor.Registered:
         sector=profile.sector,
         wikidata=profile.wikidata,
     )
+
+
+def _term_build(term: Term, post: History | None) -> Build:
+    """A build recording `term` and adding it to its office's list of terms."""
+
+    def build(stamp: Stamp) -> list[Any]:
+        at = stamp()
+        recorded = Tenure.Recorded(  # type: ignore[call-arg]
+            originator_topic=TENURE_TOPIC,
+            originator_id=term.id,
+            originator_version=1,
+            timestamp=at,
+            term=term.to_dict(),
+        )
+        if post is None:
+            listed: Any = Post.Opened(  # type: ignore[call-arg]
+                originator_topic=POST_TOPIC,
+                originator_id=post_uuid(term.office),
+                originator_version=1,
+                timestamp=at,
+                office=term.office,
+                term_id=term.id,
+            )
+        else:
+            listed = Post.TermAdded(  # type: ignore[call-arg]
+                originator_id=post_uuid(term.office),
+                originator_version=post.aggregate.version + 1,
+                timestamp=at,
+                term_id=term.id,
+            )
+        return [recorded, listed]
+
+    return build
+
+
+def _recorded_term(history: History) -> tuple[RecordedTerm, TermRetraction | None]:
+    """A stored term as recorded, and its retraction if it has one."""
+    tenure = history.aggregate
+    assert isinstance(tenure, Tenure)
+    recorded = RecordedTerm(tenure.value, history.times[0], history.positions[0])
+    retraction = None
+    if tenure.retraction_id is not None and len(history.times) > 1:
+        retraction = TermRetraction(
+            tenure.retraction_id,
+            tenure.id,
+            tenure.retraction_reason or "",
+            history.times[1],
+            history.positions[1],
+        )
+    return recorded, retraction
 
 
 def _last(recordings: Sequence[Recording[UUID]]) -> int:

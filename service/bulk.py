@@ -93,7 +93,19 @@ class Collected:
     def actors_of(self, generation: int, aggregate_ids: Sequence[str]) -> dict[str, ActorState]:
         return {}
 
+    # The bulk load ends before the log's first term (service.rebuild.load): no channel
+    # counts a fact of others.
+    def load_members(self, generation: int, channels: Sequence[str]) -> Iterator[Row]:
+        return iter(())
+
+    def terms_of(self, generation: int) -> list[Any]:
+        return []
+
+    def facts_of(self, generation: int, actor: str, *_: Any) -> list[Row]:
+        return []
+
     def apply(self, generation: int, changes: ChangeSet, tracking: Tracking, previous: int) -> None:
+        assert not (changes.terms or changes.members), "no terms in a bulk load"
         g, spelling = generation, self._spelling
         for channel in changes.channels:
             self._channels.setdefault(channel, channel_row(g, channel))

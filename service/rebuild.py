@@ -33,7 +33,7 @@ from infra.settings import Settings
 from service.application import Backchannel
 from service.bootstrap import bootstrap
 from service.bulk import build_share
-from service.projection import ACTOR_TOPICS, ActorChange, fold
+from service.projection import ACTOR_TOPICS, TERM_RECORDED, ActorChange, fold
 from service.projector import Progress, Projector
 
 REBUILD_BATCH = 2000
@@ -115,7 +115,15 @@ def load(
     workers: int | None = None,
 ) -> None:
     """Load generation `generation` (being built, empty) with the log up to `until` in bulk,
-    and track it at `until`."""
+    and track it at `until`.
+
+    The bulk load projects each channel alone; from the log's first term on, a fact
+    can count for channels other than its own (domain.offices), so the load stops
+    before it and the projector tells the rest in log order.
+    """
+    first_term = app.recorder.select_notifications(start=1, limit=1, topics=(TERM_RECORDED,))
+    if first_term:
+        until = min(until, first_term[0].id - 1)
     if until <= 0:
         return
     parts = workers or default_workers(settings)

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from domain.events import RecordedContact, Retraction
+from domain.offices import RecordedTerm, TermRetraction
 from domain.record import Record
 from infra.readmodel.rows import ActorState
 from service.application import READ_BATCH, Backchannel
@@ -47,6 +48,10 @@ class Replay:
             self.record.add_contact(item)
         elif isinstance(item, Retraction):
             self.record.add_retraction(item)
+        elif isinstance(item, RecordedTerm):
+            self.record.add_term(item)
+        elif isinstance(item, TermRetraction):
+            self.record.add_term_retraction(item)
         self.record.position = max(self.record.position, position)
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from domain.events import RecordedContact, Retraction
+from domain.offices import RecordedTerm, TermRetraction
 from domain.segments import Segment
 from infra.readmodel.rows import MAX_TIME, ActorState, lower, micros
 
@@ -72,6 +75,12 @@ class ChangeSet:
     facts: list[RecordedContact] = field(default_factory=list)
     retractions: list[Retraction] = field(default_factory=list)
     steps: list[SegmentWrites | Rewind] = field(default_factory=list)
+    # The office rule (domain.offices): terms, and the facts of others a channel counts.
+    terms: list[RecordedTerm] = field(default_factory=list)
+    term_retractions: list[TermRetraction] = field(default_factory=list)
+    office_channels: set[str] = field(default_factory=set)
+    members: list[dict[str, Any]] = field(default_factory=list)  # rows.member_row
+    member_closes: list[tuple[str, UUID, datetime, datetime]] = field(default_factory=list)
 
     def _writes(self) -> SegmentWrites:
         if not self.steps or isinstance(self.steps[-1], Rewind):

@@ -33,12 +33,24 @@ SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
     "AND t.valid_from <= %(a)s AND t.known_from <= %(k)s AND t.known_to > %(k)s "
     "ORDER BY t.valid_from DESC LIMIT 1"
 )
-WINDOW_FACTS = (  # the facts known at known_at in the window up to as_of, as a JSON list
-    "(SELECT json_agg(json_build_array("
+WINDOW_FACTS = (  # the facts known at known_at in the window up to as_of, as a JSON list:
+    # the channel's own, and those of others the office rule counts for it then
+    "(SELECT json_agg(x.item) FROM ("
+    "SELECT json_build_array("
     + ", ".join(f"f.{k}" for k in SKETCH)
-    + ")) FROM channel_facts AS f WHERE f.generation = live.generation AND f.channel = s.channel "
+    + ") AS item FROM channel_facts AS f "
+    "WHERE f.generation = live.generation AND f.channel = s.channel "
     "AND f.valid_from >= %(lo)s AND f.valid_from <= %(a)s AND f.recorded_at <= %(k)s "
-    "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)) AS window_facts"
+    "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s) "
+    "UNION ALL SELECT json_build_array("
+    + ", ".join(f"f.{k}" for k in SKETCH)
+    + ") FROM channel_members AS m JOIN channel_facts AS f "
+    "ON f.generation = m.generation AND f.event_id = m.event_id "
+    "WHERE m.generation = live.generation AND m.channel = s.channel "
+    "AND m.valid_from >= %(lo)s AND m.valid_from <= %(a)s "
+    "AND m.known_from <= %(k)s AND m.known_to > %(k)s "
+    "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
+    ") AS x) AS window_facts"
 )
 COMPLETE = (  # each segment with its last contact and window facts
     "SELECT live.generation AS live_generation, live.window_us, s.*, {window}, "

@@ -32,6 +32,7 @@ from infra.readmodel.tables import RETRACTION, columns, facts, segments
 SEGMENT_COLUMNS = ", ".join(columns(segments, without=("generation",)))
 SKETCH = columns(facts, without=("generation", "fact", *RETRACTION))  # what the rule reads
 SKETCH_COLUMNS = ", ".join(SKETCH)
+MEMBER_SKETCH = ", ".join(f"f.{c}" for c in SKETCH)
 EVENT_COLUMNS = ", ".join(columns(facts, without=("generation",)))
 KNOWN = "recorded_at <= %(k)s AND (retracted_at IS NULL OR retracted_at > %(k)s)"
 LIVE_GENERATION = "(SELECT generation FROM projection_generations WHERE state = 'live')"
@@ -310,8 +311,8 @@ class ViewReads(ViewBase):
         where = [f"generation = {LIVE_GENERATION}", "recorded_at <= %(k)s"]
         params: dict[str, Any] = {"k": wanted.known_at, "limit": limit}
         if wanted.channel is not None:
-            where.append("channel = %(c)s")
             params["c"] = wanted.channel
+            where.append("channel = %(c)s")
         if wanted.actor is not None:
             where.append("(actor = %(x)s OR counterpart = %(x)s)")
             params["x"] = wanted.actor
@@ -329,6 +330,13 @@ class ViewReads(ViewBase):
             where.append("(valid_from > %(av)s OR (valid_from = %(av)s AND position > %(ap)s))")
             params["av"], params["ap"] = wanted.after
         with self._reading() as c:
+            if wanted.channel is not None and self._has_members(c, wanted.channel):
+                # The facts of others the office rule counts for the channel at known_at.
+                where[where.index("channel = %(c)s")] = (
+                    "(channel = %(c)s OR event_id IN (SELECT m.event_id FROM channel_members "
+                    f"AS m WHERE m.generation = {LIVE_GENERATION} AND m.channel = %(c)s "
+                    "AND m.known_from <= %(k)s AND m.known_to > %(k)s))"
+                )
             c.execute(
                 self._sql(
                     f"SELECT {EVENT_COLUMNS} FROM channel_facts WHERE {' AND '.join(where)} "
@@ -343,6 +351,17 @@ class ViewReads(ViewBase):
         ]
 
     # -- helpers ----------------------------------------------------------------
+
+    def _has_members(self, c: Cursor, channel: str) -> bool:
+        """Whether the office rule ever counted a fact of others for `channel`."""
+        c.execute(
+            self._sql(
+                "SELECT 1 AS found FROM office_channels "
+                f"WHERE generation = {LIVE_GENERATION} AND channel = %(c)s"
+            ),
+            {"c": channel},
+        )
+        return c.fetchone() is not None
 
     def _board_rows(
         self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
@@ -408,16 +427,32 @@ class ViewReads(ViewBase):
         self, c: Cursor, generation: int, at: Window, channels: list[str]
     ) -> dict[str, list[RecordedContact]]:
         condition, params = self._in("channel", "c", channels)
+        params.update(at.params(generation), lo=at.as_of - at.window)
         c.execute(
             self._sql(
                 f"SELECT {SKETCH_COLUMNS} FROM channel_facts WHERE generation = %(g)s "
                 f"AND {condition} AND valid_from >= %(lo)s AND valid_from <= %(a)s AND {KNOWN}"
             ),
-            {**params, **at.params(generation), "lo": at.as_of - at.window},
+            params,
         )
         found: dict[str, list[RecordedContact]] = defaultdict(list)
         for row in c.fetchall():
             found[row["channel"]].append(sketch_from(row))
+        member_of, _ = self._in("m.channel", "c", channels)
+        c.execute(
+            self._sql(
+                f"SELECT m.channel AS member_channel, {MEMBER_SKETCH} FROM channel_members AS m "
+                "JOIN channel_facts AS f ON f.generation = m.generation "
+                "AND f.event_id = m.event_id "
+                f"WHERE m.generation = %(g)s AND {member_of} "
+                "AND m.valid_from >= %(lo)s AND m.valid_from <= %(a)s "
+                "AND m.known_from <= %(k)s AND m.known_to > %(k)s "
+                "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
+            ),
+            params,
+        )
+        for row in c.fetchall():
+            found[row["member_channel"]].append(sketch_from(row))
         return found
 
 

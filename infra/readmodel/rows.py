@@ -23,6 +23,7 @@ from domain.events import (
     Retraction,
     channel_actors,
 )
+from domain.offices import RecordedTerm, Term, TermRetraction
 from domain.segments import Segment
 from domain.status import Status
 
@@ -286,3 +287,59 @@ def actor_from(row: Row) -> ActorState:
         registered=row["registered"],
         position=row["position"],
     )
+
+
+def term_row(generation: int, recorded: RecordedTerm) -> dict[str, Any]:
+    term = recorded.term
+    return {
+        "generation": generation,
+        "term_id": str(term.id),
+        "office": term.office,
+        "person": term.person,
+        "valid_from": micros(term.valid_from),
+        "valid_to": upper(term.valid_to),
+        "recorded_at": micros(recorded.recorded_at),
+        "position": recorded.position,
+        "term": _compact(term.to_dict()),
+    }
+
+
+def term_retraction_row(generation: int, retraction: TermRetraction) -> dict[str, Any]:
+    return {
+        "generation": generation,
+        "term_id": str(retraction.term_id),
+        "retracted_at": micros(retraction.recorded_at),
+        "retraction_id": str(retraction.id),
+        "retraction_position": retraction.position,
+        "retraction_reason": retraction.reason,
+    }
+
+
+def term_from(row: Row) -> tuple[RecordedTerm, TermRetraction | None]:
+    """A term row as the term recorded and its retraction, if it has one."""
+    recorded = RecordedTerm(
+        Term.from_dict(json.loads(row["term"])), instant(row["recorded_at"]), row["position"]
+    )
+    retraction = None
+    if row["retracted_at"] is not None:
+        retraction = TermRetraction(
+            id=UUID(row["retraction_id"]),
+            term_id=recorded.id,
+            reason=row["retraction_reason"] or "",
+            recorded_at=instant(row["retracted_at"]),
+            position=row["retraction_position"],
+        )
+    return recorded, retraction
+
+
+def member_row(
+    generation: int, channel: str, contact: RecordedContact, known_from: datetime
+) -> dict[str, Any]:
+    return {
+        "generation": generation,
+        "channel": channel,
+        "event_id": str(contact.id),
+        "valid_from": micros(contact.valid_from),
+        "known_from": micros(known_from),
+        "known_to": MAX_TIME,
+    }

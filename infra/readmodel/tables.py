@@ -133,9 +133,73 @@ actor_names = Table(
     Index("ix_actor_names_actor", "generation", "actor_id"),
 )
 
+# Terms: who held which office over which valid time, as recorded, and their retraction.
+terms = Table(
+    "terms",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("term_id", String(36), nullable=False),
+    Column("office", String(64), nullable=False),
+    Column("person", String(64), nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_to", BigInteger, nullable=False),  # MAX_TIME: still holds it
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("retracted_at", BigInteger),
+    Column("retraction_id", String(36)),
+    Column("retraction_position", BigInteger),
+    Column("retraction_reason", Text),
+    Column("term", Text, nullable=False),  # JSON, as the API shows it
+    PrimaryKeyConstraint("generation", "term_id"),
+    Index("ix_terms_office", "generation", "office", "valid_from"),
+    Index("ix_terms_person", "generation", "person", "valid_from"),
+)
+
+# The office rule's facts of a channel beyond its own: a fact recorded between two
+# other actors counts for `channel` over transaction time [known_from, known_to)
+# because of the terms then held (the fact's own retraction is in channel_facts).
+members = Table(
+    "channel_members",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("channel", _channel(), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("known_from", BigInteger, nullable=False),
+    Column("known_to", BigInteger, nullable=False),
+    PrimaryKeyConstraint("generation", "channel", "event_id", "known_from"),
+    Index("ix_channel_members_valid", "generation", "channel", "valid_from"),
+    Index("ix_channel_members_event", "generation", "event_id"),
+    sqlite_with_rowid=False,
+)
+
+# Channels with an office on either side that count at least one fact of others
+# (the board's `channels` lists those with facts of their own).
+office_channels = Table(
+    "office_channels",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("channel", _channel(), nullable=False),
+    Column("actor_a", String(64), nullable=False),
+    Column("actor_b", String(64), nullable=False),
+    PrimaryKeyConstraint("generation", "channel"),
+    Index("ix_office_channels_actor_a", "generation", "actor_a", "channel"),
+    Index("ix_office_channels_actor_b", "generation", "actor_b", "channel"),
+    sqlite_with_rowid=False,
+)
+
 RETRACTION = ("retracted_at", "retraction_id", "retraction_position", "retraction_reason")
 TABLES = tuple(metadata.tables)  # every table of the read model, parents after children
-GENERATION_TABLES = ("actor_names", "actors", "channel_segments", "channel_facts", "channels")
+GENERATION_TABLES = (
+    "actor_names",
+    "actors",
+    "channel_segments",
+    "channel_facts",
+    "channels",
+    "terms",
+    "channel_members",
+    "office_channels",
+)
 
 
 def columns(table: Table, *, without: tuple[str, ...] = ()) -> tuple[str, ...]:

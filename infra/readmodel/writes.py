@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from domain.offices import RecordedTerm, TermRetraction
 from infra.readmodel.base import Cursor, GenerationRetired, PositionMoved, ViewBase
 from infra.readmodel.changes import ChangeSet, Rewind
 from infra.readmodel.rows import (
@@ -19,8 +21,13 @@ from infra.readmodel.rows import (
     actor_row,
     channel_row,
     fact_row,
+    micros,
     retraction_row,
     segment_row,
+    term_from,
+    term_retraction_row,
+    term_row,
+    upper,
 )
 from infra.readmodel.tables import (
     RETRACTION,
@@ -29,7 +36,9 @@ from infra.readmodel.tables import (
     channels,
     columns,
     facts,
+    members,
     segments,
+    terms,
 )
 
 FACT_COLUMNS = ", ".join(columns(facts, without=("generation", "fact")))  # the projector's memory
@@ -39,6 +48,9 @@ SEGMENT_INSERT = columns(segments)
 ACTOR_INSERT = columns(actors)
 ACTOR_NAME_INSERT = columns(actor_names)
 CHANNEL_INSERT = columns(channels)
+TERM_INSERT = columns(terms, without=RETRACTION)
+MEMBER_INSERT = columns(members)
+SKETCH_OF_FACT = ", ".join(f"f.{c}" for c in columns(facts, without=("generation", "fact")))
 
 
 def insert(table: str, names: tuple[str, ...], suffix: str = "") -> str:
@@ -57,6 +69,11 @@ class _Rows:
     facts: list[dict[str, Any]]
     retractions: list[dict[str, Any]]
     steps: list[Rewind | tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    term_retractions: list[dict[str, Any]] = field(default_factory=list)
+    office_channels: list[dict[str, Any]] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
+    member_closes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +112,58 @@ class ViewWrites(ViewBase):
                     params,
                 )
                 yield from c.fetchall()
+
+    def load_members(self, generation: int, channels: Sequence[str]) -> Iterator[Row]:
+        """The facts of others `channels` count under the office rule, one row per span of
+        transaction time (`member_channel`, `known_from`, `known_to`), each with the fact's
+        sketch and retraction."""
+        for start in range(0, len(channels), 500):
+            condition, params = self._in("m.channel", "c", channels[start : start + 500])
+            params["g"] = generation
+            with self._reading() as c:
+                c.execute(
+                    self._sql(
+                        "SELECT m.channel AS member_channel, m.known_from, m.known_to, "
+                        f"{SKETCH_OF_FACT} FROM channel_members AS m JOIN channel_facts AS f "
+                        "ON f.generation = m.generation AND f.event_id = m.event_id "
+                        f"WHERE m.generation = %(g)s AND {condition}"
+                    ),
+                    params,
+                )
+                yield from c.fetchall()
+
+    def terms_of(self, generation: int) -> list[tuple[RecordedTerm, TermRetraction | None]]:
+        """Every term the generation holds, with its retraction if it has one, in log order."""
+        with self._reading() as c:
+            c.execute(
+                self._sql("SELECT * FROM terms WHERE generation = %(g)s ORDER BY position"),
+                {"g": generation},
+            )
+            return [term_from(row) for row in c.fetchall()]
+
+    def facts_of(
+        self, generation: int, actor: str, valid_from: datetime, valid_to: datetime | None
+    ) -> list[Row]:
+        """The facts (sketch and retraction) of `actor`, on either side, whose valid time is
+        in [valid_from, valid_to)."""
+        params = {
+            "g": generation,
+            "x": actor,
+            "lo": micros(valid_from),
+            "hi": upper(valid_to),
+        }
+        found: list[Row] = []
+        with self._reading() as c:
+            for side in ("actor", "counterpart"):
+                c.execute(
+                    self._sql(
+                        f"SELECT {FACT_COLUMNS} FROM channel_facts WHERE generation = %(g)s "
+                        f"AND {side} = %(x)s AND valid_from >= %(lo)s AND valid_from < %(hi)s"
+                    ),
+                    params,
+                )
+                found += c.fetchall()
+        return found
 
     def actors_of(self, generation: int, aggregate_ids: Sequence[str]) -> dict[str, ActorState]:
         """The actors with these aggregate ids, by aggregate id, as the generation holds them."""
@@ -141,6 +210,14 @@ class ViewWrites(ViewBase):
             ],
             facts=[fact_row(g, f) for f in changes.facts],
             retractions=[retraction_row(g, r) for r in changes.retractions],
+            terms=[term_row(g, t) for t in changes.terms],
+            term_retractions=[term_retraction_row(g, r) for r in changes.term_retractions],
+            office_channels=[channel_row(g, ch) for ch in sorted(changes.office_channels)],
+            members=changes.members,
+            member_closes=[
+                {"g": g, "c": ch, "e": str(e), "since": micros(since), "at": micros(at)}
+                for ch, e, since, at in changes.member_closes
+            ],
             steps=[
                 step
                 if isinstance(step, Rewind)
@@ -225,6 +302,7 @@ class ViewWrites(ViewBase):
                 ),
                 writes.retractions,
             )
+        self._write_offices(c, writes)
         for step in writes.steps:
             if isinstance(step, Rewind):
                 self._rewind(c, generation, step)
@@ -234,6 +312,36 @@ class ViewWrites(ViewBase):
                 self._close_segments(c, closes)
             if opens:
                 self._insert_segments(c, opens)
+
+    def _write_offices(self, c: Cursor, writes: _Rows) -> None:
+        if writes.terms:
+            c.executemany(self._sql(insert("terms", TERM_INSERT)), writes.terms)
+        if writes.term_retractions:
+            c.executemany(
+                self._sql(
+                    "UPDATE terms SET retracted_at = %(retracted_at)s, "
+                    "retraction_id = %(retraction_id)s, "
+                    "retraction_position = %(retraction_position)s, "
+                    "retraction_reason = %(retraction_reason)s "
+                    "WHERE generation = %(generation)s AND term_id = %(term_id)s"
+                ),
+                writes.term_retractions,
+            )
+        if writes.office_channels:
+            c.executemany(
+                self._sql(insert("office_channels", CHANNEL_INSERT, " ON CONFLICT DO NOTHING")),
+                writes.office_channels,
+            )
+        if writes.members:
+            c.executemany(self._sql(insert("channel_members", MEMBER_INSERT)), writes.members)
+        if writes.member_closes:
+            c.executemany(
+                self._sql(
+                    "UPDATE channel_members SET known_to = %(at)s WHERE generation = %(g)s "
+                    "AND channel = %(c)s AND event_id = %(e)s AND known_from = %(since)s"
+                ),
+                writes.member_closes,
+            )
 
     def _close_segments(self, c: Cursor, rows: list[dict[str, Any]]) -> None:
         """Set `known_to` of the believed row of each (channel, valid_from)."""
