@@ -37,35 +37,44 @@ BETWEEN = (
     "AND ((x.country = %(c1)s AND y.country = %(c2)s) "
     "OR (x.country = %(c2)s AND y.country = %(c1)s)))"
 )
-# Every board channel at (as_of, known_at) between two actors that are not offices:
-# its pair, status and last contact.
+# Every board channel at (as_of, known_at) between two actors that are not offices: its
+# pair, status, last contact and when that happened. The joins are written in the order
+# they must run (SQLite keeps the order of CROSS JOINs): each channel, its two actors, its
+# one segment at (as_of, known_at) and that segment's last contact, each by primary key,
+# so the cost is a lookup per channel, never a scan of segments or facts.
 BOARD = (
-    f"SELECT {LOW} AS c1, {HIGH} AS c2, s.status, s.last_contact FROM channels AS ch "
-    "JOIN actors AS x ON x.generation = ch.generation AND x.actor_id = ch.actor_a "
-    "JOIN actors AS y ON y.generation = ch.generation AND y.actor_id = ch.actor_b "
-    "JOIN channel_segments AS s ON s.generation = ch.generation AND s.channel = ch.channel "
+    f"SELECT {LOW} AS c1, {HIGH} AS c2, s.status, s.last_contact, "
+    "f.valid_from AS contact_at, f.position AS contact_position "
+    "FROM channels AS ch CROSS JOIN actors AS x CROSS JOIN actors AS y "
+    "CROSS JOIN channel_segments AS s "
+    "LEFT JOIN channel_facts AS f ON f.generation = s.generation AND f.event_id = s.last_contact "
+    "WHERE ch.generation = %(g)s "
+    "AND x.generation = ch.generation AND x.actor_id = ch.actor_a "
+    "AND y.generation = ch.generation AND y.actor_id = ch.actor_b "
+    f"AND x.kind <> '{OFFICE}' AND y.kind <> '{OFFICE}' "
+    "AND s.generation = ch.generation AND s.channel = ch.channel "
     "AND s.valid_from = (SELECT t.valid_from FROM channel_segments AS t "
     "  WHERE t.generation = ch.generation AND t.channel = ch.channel "
     "  AND t.valid_from <= %(a)s AND t.known_from <= %(k)s AND t.known_to > %(k)s "
     "  ORDER BY t.valid_from DESC LIMIT 1) "
-    "AND s.known_from <= %(k)s AND s.known_to > %(k)s "
-    f"WHERE ch.generation = %(g)s AND x.kind <> '{OFFICE}' AND y.kind <> '{OFFICE}' "
-    "AND s.event_count > 0"
+    "AND s.known_from <= %(k)s AND s.known_to > %(k)s AND s.event_count > 0"
 )
 ONE = f" AND {LOW} = %(c1)s AND {HIGH} = %(c2)s"
 AFTER = f" AND ({LOW} > %(p1)s OR ({LOW} = %(p1)s AND {HIGH} > %(p2)s))"
-# Per pair of the page and status: how many channels, and the pair's latest contact.
+# Per pair of the page and status: how many channels, and the pair's latest contact
+# (greatest occurred_at, then position), whose fact is read by its key.
 PAIRS = (
     "WITH board AS MATERIALIZED ({board}), "
     "page AS (SELECT c1, c2 FROM board GROUP BY c1, c2 ORDER BY c1, c2{limit}), "
     "counted AS (SELECT b.c1, b.c2, b.status, COUNT(*) AS n FROM board AS b "
     "  JOIN page AS p ON p.c1 = b.c1 AND p.c2 = b.c2 GROUP BY b.c1, b.c2, b.status), "
-    "ranked AS (SELECT b.c1, b.c2, f.fact, f.recorded_at, f.position, ROW_NUMBER() OVER "
-    "  (PARTITION BY b.c1, b.c2 ORDER BY f.valid_from DESC, f.position DESC) AS r "
+    "ranked AS (SELECT b.c1, b.c2, b.last_contact, ROW_NUMBER() OVER (PARTITION BY b.c1, b.c2 "
+    "  ORDER BY b.contact_at DESC, b.contact_position DESC) AS r "
     "  FROM board AS b JOIN page AS p ON p.c1 = b.c1 AND p.c2 = b.c2 "
-    "  JOIN channel_facts AS f ON f.generation = %(g)s AND f.event_id = b.last_contact) "
-    "SELECT n.c1, n.c2, n.status, n.n, l.fact, l.recorded_at, l.position FROM counted AS n "
+    "  WHERE b.last_contact IS NOT NULL) "
+    "SELECT n.c1, n.c2, n.status, n.n, f.fact, f.recorded_at, f.position FROM counted AS n "
     "LEFT JOIN ranked AS l ON l.c1 = n.c1 AND l.c2 = n.c2 AND l.r = 1 "
+    "LEFT JOIN channel_facts AS f ON f.generation = %(g)s AND f.event_id = l.last_contact "
     "ORDER BY n.c1, n.c2"
 )
 
