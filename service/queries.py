@@ -18,6 +18,7 @@ from uuid import UUID
 
 from domain.actors import ActorProfile, suggest
 from domain.changes import Revision, Transition
+from domain.countries import Countries, CountryPair
 from domain.events import EventType, RecordedContact, Retraction, channel_id
 from domain.segments import answer, timeline_of
 from domain.status import ChannelStatus, Interval, Status, timeline
@@ -107,10 +108,12 @@ class ReadModel:
         window: timedelta | None = None,
         status: Status | None = None,
         actor: str | None = None,
+        countries: Countries | None = None,
         after: str | None = None,
         limit: int | None = None,
     ) -> Iterator[ChannelStatus]:
-        """Channels with an event visible at (as_of, known_at), by id, as `Record.board`.
+        """Channels with an event visible at (as_of, known_at), by id, as `Record.board`;
+        with `countries`, only that pair's (domain.countries).
 
         Lazily, a page of channels per query: a caller that stops after 100
         items reads about 100 channels. `after` (a channel id) starts after
@@ -129,6 +132,7 @@ class ReadModel:
                     actor=actor,
                     after=after,
                     limit=size,
+                    countries=countries,
                 )
             )
             self._check_live(live)
@@ -148,6 +152,33 @@ class ReadModel:
         live, parts = retrying(lambda: self.view.timeline_of(channel, known_at))
         self._check_live(live)
         return timeline_of(parts) if parts else timeline([], self.window)
+
+    # -- country pairs ----------------------------------------------------------
+
+    def country_pairs(
+        self,
+        *,
+        as_of: datetime,
+        known_at: datetime,
+        after: Countries | None = None,
+        limit: int | None = None,
+    ) -> list[CountryPair]:
+        """Up to `limit` pairs after `after`, by pair id, with a channel on the board at
+        (as_of, known_at): what domain.countries.tally makes of the board."""
+        at = self._at(as_of, known_at)
+        live, found = retrying(lambda: self.view.pairs_of(at, after=after, limit=limit))
+        self._check_live(live)
+        return found
+
+    def country_pair(
+        self, countries: Countries, *, as_of: datetime, known_at: datetime
+    ) -> tuple[set[str], CountryPair]:
+        """The pair at (as_of, known_at) (no channels: no counts), and which of its two
+        countries no actor has, read together."""
+        at = self._at(as_of, known_at)
+        live, known, found = retrying(lambda: self.view.pair_of(countries, at))
+        self._check_live(live)
+        return set(countries) - known, found
 
     # -- what changed -----------------------------------------------------------
 

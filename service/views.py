@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.actors import ActorProfile
 from domain.changes import Answer, Revision, Transition
+from domain.countries import CountryPair
 from domain.events import RecordedContact, Retraction, channel_actors
 from domain.status import ChannelStatus, Interval
 from domain.time import format_boundary, format_instant
@@ -80,6 +81,25 @@ def status_view(answer: ChannelStatus) -> dict[str, Any]:
         "recent": answer.recent,
         "event_count": answer.event_count,
         "evidence": [str(e) for e in answer.evidence],
+    }
+
+
+def pair_view(pair: CountryPair) -> dict[str, Any]:
+    """A country pair as api.md shows it: counts per status, and the latest contact."""
+    last = pair.last_contact
+    return {
+        "pair": pair.id,
+        "countries": list(pair.countries),
+        "channel_count": pair.channel_count,
+        "counts": {status.value: n for status, n in pair.counts.items()},
+        "last_contact": {
+            "event_id": str(last.id),
+            "type": last.type.value,
+            "occurred_at": format_instant(last.fact.occurred_at),
+            "channel": last.fact.channel,
+        }
+        if last
+        else None,
     }
 
 

@@ -20,6 +20,7 @@ from infra.readmodel.base import (
     tracking_name,
 )
 from infra.readmodel.changes import ChangeSet
+from infra.readmodel.countries import CountryReads
 from infra.readmodel.history import Channels, HistoryReads, transition_key
 from infra.readmodel.reads import EventFilter, Found, Live, Window
 from infra.readmodel.rows import ActorState, event_key
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-class ChannelView(HistoryReads, ViewWrites):
+class ChannelView(HistoryReads, CountryReads, ViewWrites):
     """Everything the read model stores, read and written; one subclass per store."""
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from uuid import UUID
 from domain.changes import Answer, Revision, Transition
 from domain.status import Status
 from infra.readmodel.base import Cursor
+from infra.readmodel.countries import BETWEEN
 from infra.readmodel.reads import Live, ViewReads
 from infra.readmodel.rows import Row, instant, micros
 
@@ -59,14 +60,8 @@ class Channels:
         if self.channel is not None:
             conditions.append("ch.channel = %(channel)s")
             params["channel"] = self.channel
-        if self.countries is not None:
-            conditions.append(
-                "EXISTS (SELECT 1 FROM actors AS x, actors AS y "
-                "WHERE x.generation = ch.generation AND x.actor_id = ch.actor_a "
-                "AND y.generation = ch.generation AND y.actor_id = ch.actor_b "
-                "AND ((x.country = %(c1)s AND y.country = %(c2)s) "
-                "OR (x.country = %(c2)s AND y.country = %(c1)s)))"
-            )
+        if self.countries is not None:  # the pair's channels, as /v1/countries counts them
+            conditions.append(BETWEEN)
             params["c1"], params["c2"] = self.countries
         return "".join(f" AND {c}" for c in conditions), params
 

@@ -15,6 +15,7 @@ from psycopg.sql import Composable
 from domain.actors import fold
 from domain.events import channel_id
 from infra.readmodel.base import TRACKING_PREFIX
+from infra.readmodel.countries import BETWEEN
 from infra.readmodel.reads import (
     SEGMENT_COLUMNS,
     SKETCH,
@@ -104,6 +105,7 @@ class PostgresReads(ViewReads):
         actor: str | None,
         after: str | None,
         limit: int | None,
+        countries: tuple[str, str] | None = None,
     ) -> tuple[Live | None, list[Found]]:
         segment = SEGMENT_AT.format(
             columns=COLUMNS, generation="ch.generation", channel="ch.channel"
@@ -112,6 +114,7 @@ class PostgresReads(ViewReads):
             f"SELECT s.* FROM channels AS ch CROSS JOIN LATERAL ({segment}) AS s "
             "WHERE ch.generation = live.generation AND ch.channel > %(after)s "
             + ("AND (ch.actor_a = %(actor)s OR ch.actor_b = %(actor)s) " if actor else "")
+            + (f"AND {BETWEEN} " if countries else "")
             + "AND s.event_count > 0 "
             + ("AND s.status = %(status)s " if status else "")
             + "ORDER BY ch.channel "
@@ -126,6 +129,8 @@ class PostgresReads(ViewReads):
             "actor": actor,
             "status": status,
             "limit": limit,
+            "c1": countries[0] if countries else None,
+            "c2": countries[1] if countries else None,
         }
         rows = self._query(f"WITH {LIVE} {statement} ORDER BY s.channel", params)
         if not rows:

@@ -193,20 +193,27 @@ class ViewReads(ViewBase):
         actor: str | None,
         after: str | None,
         limit: int | None,
+        countries: tuple[str, str] | None = None,
     ) -> tuple[Live | None, list[Found]]:
-        """Channels after `after` with at least one event visible at `at`, by id."""
+        """Channels after `after` with at least one event visible at `at`, by id; with
+        `countries`, only those of that country pair (infra.readmodel.countries)."""
         with self._reading() as c:
             live = self._live(c)
             if live is None:
                 return None, []
+            c1, c2 = countries or (None, None)
             params = {
                 **at.params(live.number),
                 "after": after or "",
                 "actor": actor,
                 "status": status,
                 "limit": -1 if limit is None else limit,
+                "c1": c1,
+                "c2": c2,
             }
-            rows = self._board_rows(c, params, actor is not None, status is not None)
+            rows = self._board_rows(
+                c, params, actor is not None, status is not None, countries is not None
+            )
             return live, self._complete(c, live.number, at, rows)
 
     def timeline_of(self, channel: str, known_at: datetime) -> tuple[Live | None, list[Segment]]:
@@ -364,9 +371,10 @@ class ViewReads(ViewBase):
         return c.fetchone() is not None
 
     def _board_rows(
-        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
+        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool, countries: bool
     ) -> list[Row]:
-        """One page of the board: each channel's segment at (as_of, known_at).
+        """One page of the board: each channel's segment at (as_of, known_at); only the
+        channels of `actor`, in `status` or between the countries `c1` and `c2` when asked.
 
         For the stores that read the board through `board_of` above.
         """

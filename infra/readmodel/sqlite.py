@@ -13,6 +13,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
+from infra.readmodel.countries import BETWEEN
 from infra.readmodel.rows import Row
 
 PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -83,7 +84,7 @@ class SQLiteChannelView(ChannelView, SQLiteTrackingRecorder):
         return int(row["head"] or 0)
 
     def _board_rows(
-        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool
+        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool, countries: bool
     ) -> list[Row]:
         # No LATERAL in SQLite: find each channel's segment start with a correlated
         # subquery (a backward index scan), then join that one row.
@@ -99,6 +100,7 @@ class SQLiteChannelView(ChannelView, SQLiteTrackingRecorder):
             "AND s.known_from <= :k AND s.known_to > :k "
             "WHERE ch.generation = :g AND ch.channel > :after "
             + ("AND (ch.actor_a = :actor OR ch.actor_b = :actor) " if actor else "")
+            + (f"AND {_named(BETWEEN)} " if countries else "")
             + "AND s.event_count > 0 "
             + ("AND s.status = :status " if status else "")
             + "ORDER BY ch.channel LIMIT :limit",

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from infra.logging import configure_logging
 from infra.settings import Settings
-from service.api import actors, changes, channels, events, openapi, ops, stream
+from service.api import actors, changes, channels, countries, events, openapi, ops, stream
 from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
 from service.api.middleware import BodyLimit, NulRefusal, RequestContext, RouteTable
@@ -81,6 +81,7 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
         events.router,
         channels.router,
         changes.router,
+        countries.router,
         channels.network_router,
         stream.router,
         ops.router,

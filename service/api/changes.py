@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 
 from domain.events import channel_id
 from infra.readmodel import transition_key
-from service.api.channels import LAGGING, PROJECTED, AsOf, KnownAt
+from service.api.channels import LAGGING, PROJECTED, AsOf, Countries, KnownAt
 from service.api.deps import Reading
 from service.api.errors import problems
 from service.api.pages import Paging, paginate
@@ -34,14 +34,6 @@ Channel = Annotated[
         max_length=300,
         pattern=r"^[^~]+~[^~]+$",
         description="only this channel: its two actors (ids or aliases) joined by `~`",
-    ),
-]
-Countries = Annotated[
-    str | None,
-    Query(
-        pattern=r"^[A-Za-z]{2},[A-Za-z]{2}$",
-        description="only channels between an actor of one country and an actor of the "
-        "other: two ISO 3166-1 alpha-2 codes, comma-separated (`RU,US`)",
     ),
 ]
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
+from domain.countries import country_pair
 from domain.events import channel_id
 from domain.status import Status
 from service.api.deps import Reading
@@ -85,6 +86,14 @@ KnownAt = Annotated[
     DateTimeParam | None,
     Query(description="read the record as it was at this transaction time (default: now)"),
 ]
+Countries = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z]{2},[A-Za-z]{2}$",
+        description="only channels between an actor of one country and an actor of the "
+        "other: two ISO 3166-1 alpha-2 codes, comma-separated (`RU,US`)",
+    ),
+]
 
 
 @router.get(
@@ -92,7 +101,9 @@ KnownAt = Annotated[
     response_model=StatusPage,
     responses=problems(401, 422, 503, others=_with_files("csv")),
     summary="Every channel with at least one event, with its status",
-    description="Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."
+    description="Statuses at (`as_of`, `known_at`), by channel id; filtered by status, actor "
+    "and country pair (`countries`: the channels `/v1/countries` counts for that pair, office "
+    "channels left out)."
     + LAGGING
     + FILE
     + " `csv`: one row per channel, the status object's fields (maps as `actor:count;…`, "
@@ -107,22 +118,25 @@ def list_channels(
     actor: Annotated[
         str | None, Query(max_length=300, description="only channels of this actor (id or alias)")
     ] = None,
+    countries: Countries = None,
     format_: Annotated[
         BoardFormat | None, Query(alias="format", description="a file instead of a page")
     ] = None,
 ) -> Any:
-    """Statuses at (`as_of`, `known_at`), by channel id; filtered by status and actor."""
+    """Statuses at (`as_of`, `known_at`), by channel id; filtered by status, actor and pair."""
     with reader.view() as view:
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
         party = view.actor(actor) if actor is not None else None
+        pair = country_pair(*countries.split(",")) if countries is not None else None
         if format_ is not None:
             every = view.board(
                 as_of=when,
                 known_at=known,
                 status=status,
                 actor=party.profile.id if party else actor,
+                countries=pair,
             )
             return attachment(channels_csv(every), format_.value, "channels")
         board = view.board(
@@ -130,6 +144,7 @@ def list_channels(
             known_at=known,
             status=status,
             actor=party.profile.id if party else actor,
+            countries=pair,
             after=paging.after("channels"),
             limit=paging.limit + 1,
         )

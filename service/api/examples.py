@@ -83,3 +83,15 @@ STATUS: dict[str, Any] = {
     "event_count": 3,
     "evidence": [CALL_HELD["id"], CALL_REFUSED["id"]],
 }
+PAIR: dict[str, Any] = {
+    "pair": "RU~US",
+    "countries": ["RU", "US"],
+    "channel_count": 1,
+    "counts": {"refused": 1},
+    "last_contact": {
+        "event_id": CALL_HELD["id"],
+        "type": "call_held",
+        "occurred_at": "2022-02-18",
+        "channel": "lloyd-austin~sergei-shoigu",
+    },
+}

@@ -38,6 +38,11 @@ TAGS = [
     {"name": "events", "description": "Contact facts, appended and retracted, never changed."},
     {"name": "channels", "description": "The status of a pair of actors, and its history."},
     {
+        "name": "countries",
+        "description": "Pairs of countries: their channels counted per status, their latest "
+        "contact.",
+    },
+    {
         "name": "what changed",
         "description": "Changes of status over valid time; what the record learned over time.",
     },

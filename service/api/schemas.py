@@ -38,6 +38,7 @@ from service.api.examples import (
     CALL_HELD,
     CALL_REFUSED,
     CALL_REQUESTED,
+    PAIR,
     SHOIGU,
     STATUS,
     STORED,
@@ -453,6 +454,32 @@ class StatusOut(BaseModel):
 
 class StatusPage(Page[StatusOut]):
     """A page of channel statuses, by channel id."""
+
+
+class PairContactOut(LastContactOut):
+    channel: str = Field(description="the channel it was on")
+
+
+class CountryPairOut(BaseModel):
+    """The board's channels between an actor of one country and an actor of the other
+    (office channels left out): how many are in each status, and the latest contact."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PAIR]})
+
+    pair: str = Field(description="the two ISO codes sorted and joined by `~`")
+    countries: list[str] = Field(min_length=2, max_length=2)
+    channel_count: int
+    counts: dict[Status, int] = Field(
+        description="channels per status, a key for every status with at least one"
+    )
+    last_contact: PairContactOut | None = Field(
+        description="the latest contact among the pair's channels (greatest occurred_at, "
+        "then log position)"
+    )
+
+
+class CountryPairPage(Page[CountryPairOut]):
+    """A page of country pairs, by pair."""
 
 
 class IntervalOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Routes of the dashboard: two pages, their static assets, and the HTML page for 404s."""
+"""Routes of the dashboard: its pages, their static assets, and the HTML page for 404s."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ def board() -> HTMLResponse:
 def changes() -> HTMLResponse:
     """What changed: the transitions of a week or a range, and the revisions since a moment."""
     return _page("changes.html")
+
+
+@router.api_route("/countries", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def countries() -> HTMLResponse:
+    """Country pairs: a matrix of countries, each cell its channels' counts per status."""
+    return _page("countries.html")
 
 
 @router.api_route("/channels/{a}/{b}", methods=["GET", "HEAD"], response_class=HTMLResponse)

@@ -33,6 +33,15 @@ def test_the_board_is_served_at_the_root(client: TestClient) -> None:
     assert 'id="board"' in answer.text
 
 
+def test_the_countries_page_is_served_and_linked_from_every_page(client: TestClient) -> None:
+    answer = client.get("/countries")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert 'id="matrix"' in answer.text
+    for path in ("/", "/changes", "/channels/lloyd-austin/sergei-shoigu"):
+        assert 'href="/countries"' in client.get(path).text, path
+
+
 def test_a_channel_page_is_served_for_ids_or_aliases(client: TestClient) -> None:
     for path in ("/channels/lloyd-austin/sergei-shoigu", "/channels/Austin/Shoygu"):
         answer = client.get(path)
@@ -91,7 +100,7 @@ def test_only_the_dashboard_files_are_served(client: TestClient, name: str) -> N
 def test_the_dashboard_is_left_out_of_the_api_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/" not in paths
-    assert not [p for p in paths if p.startswith(("/static", "/channels"))]
+    assert not [p for p in paths if p.startswith(("/static", "/channels", "/countries"))]
 
 
 def files() -> list[Path]:

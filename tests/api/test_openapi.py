@@ -20,6 +20,8 @@ CONTRACT = {
     ("get", "/v1/channels/{a}/{b}"),
     ("get", "/v1/channels/{a}/{b}/timeline"),
     ("get", "/v1/channels/{a}/{b}/events"),
+    ("get", "/v1/countries"),
+    ("get", "/v1/countries/{a}/{b}"),
     ("get", "/v1/transitions"),
     ("get", "/v1/revisions"),
     ("get", "/v1/network"),

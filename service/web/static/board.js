@@ -18,7 +18,9 @@ import {
 } from "./time.js";
 import { readView, refusedByService, showBanner, showProblems } from "./view.js";
 
-const PARAMS = ["as_of", "known_at", "q", "actor", "country", "status"];
+const PARAMS = ["as_of", "known_at", "countries", "q", "actor", "country", "status"];
+// A country pair the service filters the board to (`RU,US`), as the countries page links it.
+const COUNTRIES = /^([A-Za-z]{2}),([A-Za-z]{2})$/;
 const FILTERS = ["q", "actor", "country", "status"];
 const PLAY_STEP_MS = 350;
 // The slider reaches this far beyond the first and the last event (never past today).
@@ -46,7 +48,16 @@ function readState() {
   const query = new URLSearchParams(window.location.search);
   const { state, problems } = readView(query);
   page.problems = problems;
-  return { ...state, ...Object.fromEntries(FILTERS.map((name) => [name, query.get(name) || ""])) };
+  const countries = query.get("countries") || "";
+  const pair = COUNTRIES.exec(countries);
+  if (countries && !pair) {
+    problems.countries = `The address's countries, “${countries.slice(0, 40)}”, cannot be read (two ISO codes, as in RU,US); showing every channel instead.`;
+  }
+  return {
+    ...state,
+    countries: pair ? `${pair[1]},${pair[2]}`.toUpperCase() : "",
+    ...Object.fromEntries(FILTERS.map((name) => [name, query.get(name) || ""])),
+  };
 }
 
 /** The analyst chose a view time: what the address had wrong about it no longer applies. */
@@ -82,8 +93,8 @@ function viewQuery() {
  */
 async function load({ live = false, poll = false } = {}) {
   const generation = ++page.generation;
-  const { as_of, known_at } = page.state;
-  const channels = await collect("/v1/channels", { as_of, known_at }, { poll });
+  const { as_of, known_at, countries } = page.state;
+  const channels = await collect("/v1/channels", { as_of, known_at, countries }, { poll });
   if (generation !== page.generation) return;
   const unknown = channels.some((c) => c.actors.some((id) => !page.actors.has(id)));
   if (unknown) {
@@ -240,8 +251,38 @@ function renderTitle() {
   const download = new URLSearchParams({ format: "csv" });
   if (page.state.as_of) download.set("as_of", page.state.as_of);
   if (page.state.known_at) download.set("known_at", page.state.known_at);
+  if (page.state.countries) download.set("countries", page.state.countries);
   $("download-csv").href = `/v1/channels?${download}`;
+  $("to-countries").href = `/countries${viewQuery()}`;
+  renderPairFilter();
   showBanner($("viewing"), page.state, backToNow);
+}
+
+/** Which country pair the board shows, when the address names one, and the way to all. */
+function renderPairFilter() {
+  const el = $("pair-filter");
+  el.hidden = !page.state.countries;
+  if (el.hidden) {
+    el.replaceChildren();
+    return;
+  }
+  const [a, b] = page.state.countries.split(",");
+  fill(
+    el,
+    "Only the channels between ",
+    h("strong", { class: "pair", dataset: { countries: page.state.countries } }, `${a} and ${b}`),
+    " (office channels left out). ",
+    h("button", { type: "button", id: "all-countries", onclick: showAllCountries }, "Show every channel"),
+  );
+}
+
+function showAllCountries() {
+  page.state.countries = "";
+  delete page.problems.countries;
+  showProblems($("view-problems"), page.problems);
+  writeState({ push: true });
+  renderTitle();
+  return refresh();
 }
 
 function fillActorFilters() {
@@ -451,6 +492,10 @@ function setupControls() {
   $("clear-filters").addEventListener("click", () => {
     for (const name of FILTERS) page.state[name] = "";
     syncControls();
+    if (page.state.countries) {
+      showAllCountries();
+      return;
+    }
     writeState({ push: true });
     render();
   });
