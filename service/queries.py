@@ -20,6 +20,7 @@ from domain.actors import ActorProfile, suggest
 from domain.changes import Revision, Transition
 from domain.countries import Countries, CountryPair
 from domain.events import EventType, RecordedContact, Retraction, channel_id
+from domain.offices import RecordedTerm, TermRetraction
 from domain.segments import answer, timeline_of
 from domain.status import ChannelStatus, Interval, Status, timeline
 from infra.readmodel import (
@@ -272,6 +273,12 @@ class ReadModel:
         return suggest(name, self.profiles())
 
     # -- events -----------------------------------------------------------------
+
+    def terms(
+        self, actor: str, known_at: datetime
+    ) -> list[tuple[RecordedTerm, TermRetraction | None]]:
+        """The terms of an office (its holders) or of a person (the offices held), by `from`."""
+        return retrying(lambda: self.view.terms_where(actor, known_at))
 
     def event(self, event_id: UUID) -> tuple[RecordedContact, Retraction | None] | None:
         """The event with this id and its retraction, if it was retracted."""

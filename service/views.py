@@ -9,6 +9,7 @@ from domain.actors import ActorProfile
 from domain.changes import Answer, Revision, Transition
 from domain.countries import CountryPair
 from domain.events import RecordedContact, Retraction, channel_actors
+from domain.offices import RecordedTerm, TermRetraction
 from domain.status import ChannelStatus, Interval
 from domain.time import format_boundary, format_instant
 
@@ -139,4 +140,35 @@ def revision_view(revision: Revision) -> dict[str, Any]:
         "after": answer_view(revision.after),
         "recorded": [str(e) for e in revision.recorded],
         "retracted": [str(e) for e in revision.retracted],
+    }
+
+
+def term_view(recorded: RecordedTerm, retraction: TermRetraction | None = None) -> dict[str, Any]:
+    """A stored term: `id`, `office`, `person`, `from`, `to`, `recorded_at`, `position`,
+    and `retracted` ({at, reason, by_event}) when it was retracted."""
+    return {
+        **recorded.term.to_dict(),
+        "recorded_at": timestamp(recorded.recorded_at),
+        "position": recorded.position,
+        "retracted": None
+        if retraction is None
+        else {
+            "at": timestamp(retraction.recorded_at),
+            "reason": retraction.reason,
+            "by_event": str(retraction.id),
+        },
+    }
+
+
+def term_retraction_view(retraction: TermRetraction, recorded: RecordedTerm) -> dict[str, Any]:
+    """The retraction of a term as an event of its own (the answer to POST …/retract)."""
+    return {
+        "id": str(retraction.id),
+        "type": "term_retraction",
+        "term_id": str(retraction.term_id),
+        "office": recorded.term.office,
+        "person": recorded.term.person,
+        "reason": retraction.reason,
+        "recorded_at": timestamp(retraction.recorded_at),
+        "position": retraction.position,
     }

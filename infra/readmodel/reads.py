@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.actors import fold
 from domain.events import RecordedContact, Retraction, channel_id
+from domain.offices import RecordedTerm, TermRetraction
 from domain.segments import Segment
 from infra.readmodel.base import Cursor, ViewBase, tracking_name
 from infra.readmodel.rows import (
@@ -26,6 +27,7 @@ from infra.readmodel.rows import (
     micros,
     segment_from,
     sketch_from,
+    term_from,
 )
 from infra.readmodel.tables import RETRACTION, columns, facts, segments
 
@@ -356,6 +358,25 @@ class ViewReads(ViewBase):
             (contact, r if r is not None and _micros_at_most(r, wanted.known_at) else None)
             for contact, r in found
         ]
+
+    # -- terms --------------------------------------------------------------------
+
+    def terms_where(
+        self, actor: str, known_at: datetime
+    ) -> list[tuple[RecordedTerm, TermRetraction | None]]:
+        """The terms of `actor` (its holders for an office, the offices held for a person)
+        recorded by `known_at`, by `from`; each with its retraction if retracted by then."""
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    f"SELECT * FROM terms WHERE generation = {LIVE_GENERATION} "
+                    "AND (office = %(x)s OR person = %(x)s) AND recorded_at <= %(k)s "
+                    "ORDER BY valid_from, position"
+                ),
+                {"x": actor, "k": micros(known_at)},
+            )
+            found = [term_from(row) for row in c.fetchall()]
+        return [(t, r if r is not None and r.recorded_at <= known_at else None) for t, r in found]
 
     # -- helpers ----------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from infra.logging import configure_logging
 from infra.settings import Settings
-from service.api import actors, changes, channels, countries, events, openapi, ops, stream
+from service.api import actors, changes, channels, countries, events, openapi, ops, stream, terms
 from service.api.errors import install as install_problems
 from service.api.metrics import ApiMetrics
 from service.api.middleware import BodyLimit, NulRefusal, RequestContext, RouteTable
@@ -82,6 +82,7 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
         channels.router,
         changes.router,
         countries.router,
+        terms.router,
         channels.network_router,
         stream.router,
         ops.router,
