@@ -85,7 +85,9 @@ class Record:
 
     def office_channels(self, known_at: datetime) -> list[str]:
         """Every pair of offices with at least one fact counted at `known_at`, by id."""
-        holders = Holders(known_terms(self.terms.values(), self.term_retractions.values(), known_at))
+        holders = Holders(
+            known_terms(self.terms.values(), self.term_retractions.values(), known_at)
+        )
         found: set[str] = set()
         for fact in _known_facts(self.contacts.values(), self.retractions.values(), known_at):
             for channel in {fact.fact.channel, *holders.channels(fact)}:
@@ -180,7 +182,12 @@ class Record:
     ) -> ChannelStatus:
         channel = channel_id(a, b)
         return channel_status(
-            channel, self.counted(channel, known_at), (), as_of=as_of, known_at=known_at, window=window
+            channel,
+            self.counted(channel, known_at),
+            (),
+            as_of=as_of,
+            known_at=known_at,
+            window=window,
         )
 
     def board(
