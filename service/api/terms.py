@@ -37,7 +37,7 @@ class TermIn(RequestModel):
 
 
 @router.post(
-    "/v1/actors/{office}/terms",
+    "/v1/actors/{actor_id}/terms",
     status_code=201,
     responses=problems(
         400,
@@ -52,12 +52,15 @@ class TermIn(RequestModel):
     summary="Record a term: who held an office, from when to when",
 )
 def record_term(
-    office: Annotated[ActorId, Path()], body: TermIn, backchannel: Writing, response: Response
+    actor_id: Annotated[ActorId, Path(description="the office")],
+    body: TermIn,
+    backchannel: Writing,
+    response: Response,
 ) -> dict[str, Any]:
     """201 with the stored term; the same id and content again is 200; other content 409;
     a term overlapping another unretracted term of the office is 409 naming it."""
     data = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    written = backchannel.record_term(office, data)
+    written = backchannel.record_term(actor_id, data)
     if not written.created:
         response.status_code = 200
     return term_view(written.term, written.retraction)

@@ -47,6 +47,8 @@ EXAMPLES_PER_OPERATION = 150
 MIN_CASES_PER_OPERATION = 150
 WITHOUT_PARAMETERS = {"GET /healthz", "GET /readyz", "GET /metrics"}  # little to generate
 WRITES_OF_FACTS = ("POST /v1/events", "POST /v1/events/batch")
+WRITE_OF_TERMS = "POST /v1/actors/{actor_id}/terms"
+OFFICE = "us-secretary-of-defense"
 TIME_PARAMETERS = {"as_of", "known_at", "occurred_from", "occurred_to", "from", "to"}
 LATEST = datetime.max.replace(tzinfo=UTC)
 
@@ -67,6 +69,9 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     migrate(store)
     backchannel = bootstrap(store, application=ReplayingBackchannel)
     seed(backchannel)
+    backchannel.register_actor(
+        {"id": OFFICE, "name": "Secretary of Defense", "kind": "office", "country": "US"}
+    )
     app = create_app(store, backchannel)
     try:
         with TestClient(app):
@@ -86,7 +91,9 @@ def api_schema(app: FastAPI) -> Any:
     )
     # The stream never ends (its tests read it from a real server: tests/e2e/test_stream.py).
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
-    return schema.exclude(path="/v1/stream")
+    # A two-letter path pair leaves the generator too few negative cases to find (its
+    # health check fails); tests/api/test_countries.py covers every answer of the route.
+    return schema.exclude(path="/v1/stream").exclude(path="/v1/countries/{a}/{b}")
 
 
 class DomainValues:
@@ -106,9 +113,15 @@ class DomainValues:
             for name in TIME_PARAMETERS & case.query.keys():
                 if not representable(case.query[name]):
                     case.query[name] = "2022-03-24"
-        if case.path_parameters and {"a", "b"} <= case.path_parameters.keys():
+        if case.operation.path.startswith("/v1/countries/") and case.path_parameters:
+            case.path_parameters["a"], case.path_parameters["b"] = "ru", "US"
+        elif case.path_parameters and {"a", "b"} <= case.path_parameters.keys():
             a, b = self._pair(case.path_parameters["a"], case.path_parameters["b"])
             case.path_parameters["a"], case.path_parameters["b"] = a, b
+        if case.operation.label == WRITE_OF_TERMS and isinstance(case.body, dict):
+            # a person's term of the office: stored, or (overlapping one) a 409
+            case.path_parameters = {**(case.path_parameters or {}), "actor_id": OFFICE}
+            case.body.update({"person": "lloyd-austin", "from": "2021-01-22", "to": None})
         if case.operation.label in WRITES_OF_FACTS and isinstance(case.body, dict):
             items = case.body.get("events") if "events" in case.body else [case.body]
             for index, item in enumerate(items or []):
