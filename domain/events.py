@@ -130,6 +130,16 @@ class Source:
             else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        """A source from the JSON shape `to_dict` writes."""
+        published = data.get("published_at")
+        return cls(
+            name=data["name"],
+            url=data.get("url"),
+            published_at=None if published is None else parse_instant(published),
+        )
+
 
 @dataclass(frozen=True)
 class ContactFact:
@@ -200,16 +210,7 @@ class ContactFact:
             actor=data["actor"],
             counterpart=data["counterpart"],
             summary=data["summary"],
-            sources=tuple(
-                Source(
-                    name=s["name"],
-                    url=s["url"],
-                    published_at=None
-                    if s["published_at"] is None
-                    else parse_instant(s["published_at"]),
-                )
-                for s in data["sources"]
-            ),
+            sources=tuple(Source.from_dict(s) for s in data["sources"]),
             details=data["details"],
         )
 
@@ -371,7 +372,7 @@ def parse_fact(data: Mapping[str, Any], *, now: datetime, new_id: UUID) -> Conta
     elif len(summary) > MAX_SUMMARY:
         fail(("summary",), f"must be at most {MAX_SUMMARY} characters")
 
-    sources = _sources(data.get("sources", []), fail)
+    sources = parse_sources(data.get("sources", []), fail)
 
     details = data.get("details", {})
     if not isinstance(details, Mapping):
@@ -429,7 +430,8 @@ def _actor_field(data: Mapping[str, Any], name: str, fail: Any) -> str:
     return value
 
 
-def _sources(raw: object, fail: Any) -> tuple[Source, ...]:
+def parse_sources(raw: object, fail: Any) -> tuple[Source, ...]:
+    """Sources in the API's shape; each broken rule is told to `fail(loc, message)`."""
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         fail(("sources",), "must be a list of {name, url, published_at}")
         return ()

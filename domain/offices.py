@@ -27,11 +27,19 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actors import NAMESPACE
 from domain.errors import FieldError, InvalidFact
-from domain.events import ACTOR_ID, RecordedContact, Retraction, cached_property, channel_id
+from domain.events import (
+    ACTOR_ID,
+    RecordedContact,
+    Retraction,
+    Source,
+    cached_property,
+    channel_id,
+    parse_sources,
+)
 from domain.status import known_facts
 from domain.time import EARLIEST, Instant, format_instant, parse_instant, start_of
 
-TERM_FIELDS = ("id", "person", "from", "to")
+TERM_FIELDS = ("id", "person", "from", "to", "sources")
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Term:
     person: str
     start: Instant
     end: Instant | None = None
+    sources: tuple[Source, ...] = ()  # who reported the appointment and its end
 
     @cached_property
     def valid_from(self) -> datetime:
@@ -70,6 +79,7 @@ class Term:
             "person": self.person,
             "from": format_instant(self.start),
             "to": None if self.end is None else format_instant(self.end),
+            "sources": [s.to_dict() for s in self.sources],
         }
 
     @classmethod
@@ -82,6 +92,7 @@ class Term:
             person=str(data["person"]),
             start=parse_instant(str(data["from"])),
             end=None if end is None else parse_instant(str(end)),
+            sources=tuple(Source.from_dict(s) for s in data.get("sources", ())),
         )
 
 
@@ -175,7 +186,7 @@ class Post(Aggregate):
 
 
 def parse_term(office: str, data: Mapping[str, Any], *, new_id: UUID) -> Term:
-    """Check a term in the API's JSON shape (`{id?, person, from, to?}`) for `office`.
+    """Check a term in the API's JSON shape (`{id?, person, from, to?, sources?}`) for `office`.
 
     Every broken rule is collected and raised together as InvalidFact.
     """
@@ -197,12 +208,15 @@ def parse_term(office: str, data: Mapping[str, Any], *, new_id: UUID) -> Term:
         person = ""
     start = _instant(data.get("from"), "from", errors, required=True)
     end = _instant(data.get("to"), "to", errors, required=False)
+    sources = parse_sources(
+        data.get("sources", []), lambda loc, msg: errors.append(FieldError(loc, msg))
+    )
     if start is not None and end is not None and start_of(start) >= start_of(end):
         errors.append(FieldError(("to",), "must be later than from"))
     if errors:
         raise InvalidFact(errors)
     assert start is not None
-    return Term(term_id, office, str(person), start, end)
+    return Term(term_id, office, str(person), start, end, sources)
 
 
 def _instant(raw: object, name: str, errors: list[FieldError], *, required: bool) -> Instant | None:

@@ -36,6 +36,7 @@ from domain.events import (
     check_response,
     parse_fact,
 )
+from domain.offices import parse_term
 from domain.time import EARLIEST
 from infra.log import histories
 from infra.logging import get_logger
@@ -126,12 +127,44 @@ def import_actors(app: Backchannel, items: Iterable[tuple[int, dict[str, Any]]])
 
 
 def seed(app: Backchannel, directory: Path = SEEDS) -> dict[str, tuple[int, int]]:
-    """Load the shipped actors and events; loading twice stores nothing new."""
+    """Load the shipped actors, events and terms; loading twice stores nothing new."""
     with (directory / "actors.jsonl").open(encoding="utf-8") as stream:
         actors = import_actors(app, read_lines(stream))
     with (directory / "events.jsonl").open(encoding="utf-8") as stream:
         events = import_events(app, read_lines(stream))
-    return {"actors": actors, "events": events}
+    counts = {"actors": actors, "events": events}
+    terms = directory / "terms.jsonl"
+    if terms.exists():
+        with terms.open(encoding="utf-8") as stream:
+            counts["terms"] = import_terms(app, read_lines(stream))
+    return counts
+
+
+def import_terms(app: Backchannel, items: Iterable[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
+    """Record terms, each line `{id?, office, person, from, to?, sources?}`; return
+    (stored, present). Every line's shape is checked before any is stored; the same
+    term again stores nothing."""
+    items = list(items)
+    terms: list[tuple[int, str, dict[str, Any]]] = []
+    for number, item in items:
+        office = item.get("office")
+        if not isinstance(office, str):
+            raise BadLine(number, "office: required, the office's actor id")
+        data = {k: v for k, v in item.items() if k != "office"}
+        try:
+            parse_term(office, data, new_id=line_id(item))
+        except DomainError as error:
+            raise BadLine(number, str(error)) from None
+        terms.append((number, office, data))
+    stored = present = 0
+    for number, office, data in terms:
+        try:
+            written = app.record_term(office, data)
+        except DomainError as error:
+            raise BadLine(number, str(error)) from None
+        stored += written.created
+        present += not written.created
+    return stored, present
 
 
 def export_events(app: Backchannel) -> Iterator[str]:

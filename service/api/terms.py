@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 
 from service.api.deps import Reading, Writing
 from service.api.errors import actor_not_found, problems
-from service.api.schemas import ActorId, DateTimeParam, RequestModel, RetractionIn
+from service.api.schemas import ActorId, DateTimeParam, RequestModel, RetractionIn, SourceIn
 from service.views import term_retraction_view, term_view
 
 router = APIRouter(tags=["offices"])
@@ -24,7 +24,20 @@ class TermIn(RequestModel):
         extra="forbid",
         populate_by_name=False,
         json_schema_extra={
-            "examples": [{"person": "andrei-belousov", "from": "2024-05-14", "to": None}]
+            "examples": [
+                {
+                    "person": "andrei-belousov",
+                    "from": "2024-05-14",
+                    "to": None,
+                    "sources": [
+                        {
+                            "name": "Kremlin: decree appointing the Minister of Defence",
+                            "url": None,
+                            "published_at": "2024-05-14",
+                        }
+                    ],
+                }
+            ]
         },
     )
 
@@ -33,6 +46,9 @@ class TermIn(RequestModel):
     start: str = Field(alias="from", max_length=40, description="an ISO date or UTC datetime")
     end: str | None = Field(
         default=None, alias="to", max_length=40, description="an ISO date or UTC datetime"
+    )
+    sources: list[SourceIn] = Field(
+        default_factory=list, max_length=100, description="who reported the term"
     )
 
 
