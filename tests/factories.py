@@ -58,3 +58,11 @@ def retraction(
 
 def ids(*contacts: RecordedContact) -> tuple[UUID, ...]:
     return tuple(c.id for c in contacts)
+
+
+def seed_lines(name: str) -> int:
+    """How many records the shipped seed file `name` (actors, events, terms) holds."""
+    from service.transfer import SEEDS
+
+    text = (SEEDS / f"{name}.jsonl").read_text(encoding="utf-8")
+    return sum(1 for line in text.splitlines() if line.strip())

@@ -68,10 +68,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     )
     migrate(store)
     backchannel = bootstrap(store, application=ReplayingBackchannel)
-    seed(backchannel)
-    backchannel.register_actor(
-        {"id": OFFICE, "name": "Secretary of Defense", "kind": "office", "country": "US"}
-    )
+    seed(backchannel)  # holds the office OFFICE, whose terms are fuzzed
     app = create_app(store, backchannel)
     try:
         with TestClient(app):

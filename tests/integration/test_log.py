@@ -19,7 +19,7 @@ from service.bootstrap import bootstrap
 from service.replay import ReplayingBackchannel
 from service.transfer import SEEDS, import_actors, read_lines, seed
 from tests.article import ARTICLE_BOARD
-from tests.factories import fact, typed
+from tests.factories import fact, seed_lines, typed
 
 
 def board(app: ReplayingBackchannel, day: str) -> dict[str, str]:
@@ -53,7 +53,11 @@ def test_history_replayed_to_2022_02_20_shows_the_february_calls_open(backchanne
 def test_seeding_twice_stores_nothing_new(backchannel):
     seed(backchannel)
     head = backchannel.head()
-    assert seed(backchannel) == {"actors": (0, 20), "events": (0, 17)}
+    assert seed(backchannel) == {
+        "actors": (0, seed_lines("actors")),
+        "events": (0, seed_lines("events")),
+        "terms": (0, seed_lines("terms")),
+    }
     assert backchannel.head() == head
 
 
@@ -228,7 +232,7 @@ def test_export_is_json_lines_in_the_api_shape(backchannel):
 
     seed(backchannel)
     lines = [json.loads(line) for line in export_events(backchannel)]
-    assert len(lines) == 17
+    assert len(lines) == seed_lines("events")
     assert {"id", "type", "occurred_at", "channel", "recorded_at", "position"} <= set(lines[0])
 
 
