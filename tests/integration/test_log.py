@@ -244,3 +244,46 @@ def test_recorded_at_never_runs_backwards_along_the_log_of_one_process(backchann
     contacts = sorted(backchannel.refresh().contacts.values(), key=lambda c: c.position)
     times = [c.recorded_at for c in contacts]
     assert times == sorted(times)
+
+
+def seed_terms() -> list[dict]:
+    with (SEEDS / "terms.jsonl").open() as stream:
+        return [item for _, item in read_lines(stream)]
+
+
+def test_every_seeded_term_names_its_source_and_the_offices_change_hands(backchannel):
+    seed(backchannel)
+    record = backchannel.refresh()
+    terms = seed_terms()
+    assert terms and all(t["sources"] and all(s["name"] for s in t["sources"]) for t in terms)
+    assert {t["office"] for t in terms} == {
+        "us-secretary-of-defense",
+        "ru-minister-of-defence",
+        "us-chairman-of-the-joint-chiefs",
+        "ru-chief-of-the-general-staff",
+        "us-ambassador-to-russia",
+    }
+    stored = {str(t.id): t.term for t in record.terms.values()}
+    assert set(stored) == {t["id"] for t in terms}
+    assert all(stored[t["id"]].to_dict()["sources"] == t["sources"] for t in terms)
+
+
+def test_the_seeded_defence_posts_refused_in_2022_and_talked_in_june_2024(backchannel):
+    seed(backchannel)
+    record = backchannel.refresh()
+    now = datetime.now(UTC)
+
+    def status(a: str, b: str, day: str) -> str:
+        at = end_of(date.fromisoformat(day))
+        return record.status(a, b, as_of=at, known_at=now).status.value
+
+    posts = ("us-secretary-of-defense", "ru-minister-of-defence")
+    # In 2022 the posts' channel is Austin-Shoigu's: the article's table holds for it.
+    assert status(*posts, "2022-03-24") == ARTICLE_BOARD["lloyd-austin~sergei-shoigu"]
+    assert status(*posts, "2022-02-20") == status("lloyd-austin", "sergei-shoigu", "2022-02-20")
+    # Belousov took the ministry on 2024-05-14; Austin called him on 2024-06-25.
+    assert status(*posts, "2024-07-01") == "open"
+    assert status("lloyd-austin", "sergei-shoigu", "2024-07-01") != "open"
+    # The chairman's post is Milley's in 2022: refused, like the two generals' channel.
+    generals = ("us-chairman-of-the-joint-chiefs", "ru-chief-of-the-general-staff")
+    assert status(*generals, "2022-03-24") == ARTICLE_BOARD["mark-milley~valery-gerasimov"]
