@@ -389,22 +389,33 @@ class Backchannel(Application[UUID]):
 
     def retract(self, event_id: UUID, reason: str) -> WrittenRetraction:
         """Withdraw a fact from now on; a fact is retracted at most once."""
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidFact([FieldError(("reason",), "required: why the fact is withdrawn")])
-        existing = self._history(event_id)
-        if existing is None or not isinstance(existing.aggregate, Contact):
-            raise NotFound(f"no event {event_id}")
-        contact = existing.aggregate
+        existing, event, position = self._withdraw(event_id, Contact, "event", "fact", reason)
         recorded, _ = _recorded(existing)
-        if contact.retraction_id is not None:
-            raise Conflict(f"event {event_id} is already retracted")
+        retraction = Retraction(
+            event.retraction_id, event_id, event.reason, event.timestamp, position
+        )
+        return WrittenRetraction(True, position, retraction, recorded)
+
+    def _withdraw(
+        self, originator_id: UUID, kind: type[Contact | Tenure], noun: str, what: str, reason: str
+    ) -> tuple[History, Any, int]:
+        """Append the `Retracted` event of the `kind` aggregate `originator_id` (a `noun`,
+        `what` the reason speaks of); return its history before, the event, its position."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidFact([FieldError(("reason",), f"required: why the {what} is withdrawn")])
+        existing = self._history(originator_id)
+        if existing is None or not isinstance(existing.aggregate, kind):
+            raise NotFound(f"no {noun} {originator_id}")
+        aggregate = existing.aggregate
+        if aggregate.retraction_id is not None:
+            raise Conflict(f"{noun} {originator_id} is already retracted")
         retraction_id, why = uuid4(), reason.strip()
 
         def build(stamp: Stamp) -> list[Any]:
             return [
-                Contact.Retracted(  # type: ignore[call-arg]
-                    originator_id=event_id,
-                    originator_version=contact.version + 1,
+                kind.Retracted(  # type: ignore[call-arg]
+                    originator_id=originator_id,
+                    originator_version=aggregate.version + 1,
                     timestamp=stamp(),
                     retraction_id=retraction_id,
                     reason=why,
@@ -414,14 +425,8 @@ class Backchannel(Application[UUID]):
         try:
             recordings = self.append(build)
         except IntegrityError as error:
-            raise Conflict(f"event {event_id} is already retracted") from error
-        position = _last(recordings)
-        event = recordings[-1].domain_event
-        assert isinstance(event, Contact.Retracted)
-        retraction = Retraction(
-            event.retraction_id, event_id, event.reason, event.timestamp, position
-        )
-        return WrittenRetraction(True, position, retraction, recorded)
+            raise Conflict(f"{noun} {originator_id} is already retracted") from error
+        return existing, recordings[-1].domain_event, _last(recordings)
 
     # -- offices and their terms ---------------------------------------------
 
@@ -478,35 +483,11 @@ class Backchannel(Application[UUID]):
 
     def retract_term(self, term_id: UUID, reason: str) -> WrittenTermRetraction:
         """Withdraw a term from now on; a term is retracted at most once."""
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidFact([FieldError(("reason",), "required: why the term is withdrawn")])
-        existing = self._history(term_id)
-        if existing is None or not isinstance(existing.aggregate, Tenure):
-            raise NotFound(f"no term {term_id}")
-        tenure = existing.aggregate
+        existing, event, position = self._withdraw(term_id, Tenure, "term", "term", reason)
         recorded, _ = _recorded_term(existing)
-        if tenure.retraction_id is not None:
-            raise Conflict(f"term {term_id} is already retracted")
-        retraction_id, why = uuid4(), reason.strip()
-
-        def build(stamp: Stamp) -> list[Any]:
-            return [
-                Tenure.Retracted(  # type: ignore[call-arg]
-                    originator_id=term_id,
-                    originator_version=tenure.version + 1,
-                    timestamp=stamp(),
-                    retraction_id=retraction_id,
-                    reason=why,
-                )
-            ]
-
-        try:
-            recordings = self.append(build)
-        except IntegrityError as error:
-            raise Conflict(f"term {term_id} is already retracted") from error
-        retracted: Any = recordings[-1].domain_event
-        position = _last(recordings)
-        retraction = TermRetraction(retraction_id, term_id, why, retracted.timestamp, position)
+        retraction = TermRetraction(
+            event.retraction_id, term_id, event.reason, event.timestamp, position
+        )
         return WrittenTermRetraction(True, position, retraction, recorded)
 
     def _check_holder(self, office: str, term: Term, stored: Mapping[UUID, History]) -> None:
