@@ -39,6 +39,9 @@ class SegmentWrites:
     closes: dict[SegmentKey, int] = field(default_factory=dict)
     opened: list[Opened] = field(default_factory=list)
     _open: dict[SegmentKey, Opened] = field(default_factory=dict)
+    # Per channel, the transaction time of its last change in this step: the rows that
+    # change then are still unwritten, so another change at that instant folds into them.
+    latest: dict[str, int] = field(default_factory=dict)
 
     def close(self, channel: str, segment: Segment, at: int) -> None:
         key = (channel, lower(segment.start))
@@ -96,12 +99,19 @@ class ChangeSet:
         kept = set(before) & set(after)
         since = micros(at)
         writes = self._writes()
+        writes.latest[channel] = since
         for segment in before:
             if segment not in kept:
                 writes.close(channel, segment, since)
         for segment in after:
             if segment not in kept:
                 writes.open(channel, segment, since)
+
+    def pending_at(self, channel: str, at: datetime) -> bool:
+        """Whether `channel`'s rows from transaction time `at` on are all unwritten yet
+        (its last change was at `at`, in the step now being filled)."""
+        last = self.steps[-1] if self.steps else None
+        return isinstance(last, SegmentWrites) and last.latest.get(channel) == micros(at)
 
     def rewind(self, channel: str, at: datetime) -> None:
         self.steps.append(Rewind(channel, micros(at)))
