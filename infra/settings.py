@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         description="run the read model's projector inside `serve` (false when a separate "
         "`backchannel projector` process serves several API workers)",
     )
+    stream_send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="`/v1/stream` cuts off a subscriber whose socket takes no message for this "
+        "long; it resumes from its `Last-Event-ID`",
+    )
     projector_stall_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -75,6 +75,7 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     app.state.metrics = metrics = ApiMetrics(application, readmodel)
     metrics.registry.register(readiness.collector())
     install_problems(app)
+    stream.install_cut_off_filter()
     for router in (
         openapi.router,
         actors.router,

@@ -4,22 +4,27 @@ The messages come from this process's `Feed` (service/feed.py). A subscriber
 holds only its position: it reads what follows from the feed (or, when it is
 further behind than the feed keeps, from the log), a page at a time, and sends
 it; nothing piles up for a client that reads slowly. A client whose socket takes
-no message for `SEND_TIMEOUT` seconds is cut off, and resumes from its
-`Last-Event-ID` when it reconnects.
+no message for `stream_send_timeout_seconds` (30 by default) is cut off, and
+resumes from its `Last-Event-ID` when it reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from domain.events import channel_id
+from infra.logging import get_logger
 from service.api.deps import Reading
 from service.api.errors import problems
 from service.feed import Feed, Message
@@ -28,7 +33,7 @@ from service.queries import ReadModel
 router = APIRouter(prefix="/v1", tags=["stream"])
 
 HEARTBEAT = 15  # seconds between comment lines when idle
-SEND_TIMEOUT = 30  # seconds a message may wait for the client's socket
+_log = get_logger("backchannel.stream")
 IDLE = 0.1  # seconds between looks at the feed while nothing is new
 
 
@@ -85,12 +90,49 @@ async def stream(
             return False
         return wanted_actor is None or wanted_actor in message.actors
 
-    return EventSourceResponse(
+    return _Stream(
         _messages(request, feed, start, shown),
         ping=HEARTBEAT,
-        send_timeout=SEND_TIMEOUT,
+        send_timeout=request.app.state.settings.stream_send_timeout_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+# Set in the request's task when its subscriber was cut off: the server then sees the
+# response end unfinished, which is what a cut-off is, not an error (`CutOffFilter`).
+_cut_off: ContextVar[bool] = ContextVar("stream_cut_off", default=False)
+UNFINISHED = "ASGI callable returned without completing response."
+
+
+class CutOffFilter(logging.Filter):
+    """Drops the server's "response not completed" error for a subscriber the stream cut
+    off on purpose (its own log line says so); the same error elsewhere still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage() == UNFINISHED and _cut_off.get())
+
+
+def install_cut_off_filter() -> None:
+    server = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, CutOffFilter) for f in server.filters):
+        server.addFilter(CutOffFilter())
+
+
+class _Stream(EventSourceResponse):
+    """The stream's response: a subscriber cut off for not reading is told in the log,
+    not reported as an error of the application."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            _cut_off.set(True)
+            client = scope.get("client")
+            _log.info(
+                "stream_subscriber_cut_off",
+                client=f"{client[0]}:{client[1]}" if client else None,
+                after_seconds=self.send_timeout,
+            )
 
 
 async def _messages(
