@@ -9,6 +9,10 @@ A. `--events` facts on one channel, in valid-time order:
      the hotline used once a year;
 B. the same facts, one by one, over `--channels` channels.
 
+With `--batched N`, both are stored as atomic batches of N facts (as
+`POST /v1/events/batch` and `import` store them): a batch's facts share one
+transaction time, so a busy channel receives up to N facts at the same instant.
+
 Then, interleaved A, B, A, B, … for `--repetitions` rounds, it catches a projector up
 from position 0 into a fresh generation of each database's read model (what a
 rebuild or a projector far behind does) and times it. It prints the rate of each
@@ -123,9 +127,11 @@ def history(
     return actors, facts()
 
 
-def database_url(base: str, variant: str, layout: str, events: int) -> str:
+def database_url(base: str, variant: str, layout: str, events: int, batched: int = 0) -> str:
     parts = urlsplit(base)
     name = f"{parts.path.lstrip('/') or 'postgres'}_bench_projection_{variant}_{layout}_{events}"
+    if batched:
+        name += f"_batched{batched}"
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
@@ -148,7 +154,9 @@ def loaded(url: str, facts: int) -> bool:
         app.close()
 
 
-def prepare(url: str, variant: str, layout: str, events: int, channels: int, reuse: bool) -> None:
+def prepare(
+    url: str, variant: str, layout: str, events: int, channels: int, reuse: bool, batched: int = 0
+) -> None:
     if reuse and loaded(url, events):
         print(f"  reusing {url}", flush=True)
         return
@@ -163,6 +171,16 @@ def prepare(url: str, variant: str, layout: str, events: int, channels: int, reu
             app.register_actor(
                 {"id": actor_id, "name": actor_id, "kind": "person", "country": "US"}
             )
+        if batched:  # the application's batch path: one transaction time per batch
+            chunk: list[dict[str, Any]] = []
+            for item in facts:
+                chunk.append(item)
+                if len(chunk) == batched:
+                    app.record_facts(chunk)
+                    chunk = []
+            if chunk:
+                app.record_facts(chunk)
+            facts = iter(())
         pending: list[Contact] = []
         for item in facts:
             pending.append(Contact(fact=parse_fact(item, now=NOW, new_id=UUID(item["id"]))))
@@ -213,6 +231,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--batch-size", type=int, help="log positions per transaction (default: the setting's)"
     )
+    parser.add_argument(
+        "--batched",
+        type=int,
+        default=0,
+        help="store the facts as atomic batches of this many (one transaction time each)",
+    )
     add_server_option(parser)
     parser.add_argument("--reuse", action="store_true", help="keep databases already loaded")
     parser.add_argument("--output", type=Path, help="write the figures here as JSON")
@@ -222,16 +246,18 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--variants must name some of {', '.join(VARIANTS)}")
     if args.repetitions < 3:
         parser.error("--repetitions must be at least 3")
+    if not 0 <= args.batched <= 1000:
+        parser.error("--batched must be between 0 (single facts) and 1000")
     channel_pairs(args.channels, random.Random(7))  # fail early on a silly size
     configure_logging("console", "WARNING")
     print(f"one channel ({channel_id(*BUSY)}) against {args.channels:,} channels", flush=True)
     urls = {
-        (v, layout): database_url(args.database_url, v, layout, args.events)
+        (v, layout): database_url(args.database_url, v, layout, args.events, args.batched)
         for v in variants
         for layout in LAYOUTS
     }
     for (variant, layout), url in urls.items():
-        prepare(url, variant, layout, args.events, args.channels, args.reuse)
+        prepare(url, variant, layout, args.events, args.channels, args.reuse, args.batched)
     runs = {v: Runs(v, args.events) for v in variants}
     for round_ in range(1, args.repetitions + 1):
         for variant in variants:
@@ -257,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "events": args.events,
             "channels": args.channels,
+            "batched": args.batched,
             "runs": [asdict(r) | {"ratios": r.ratios} for r in runs.values()],
         }
         args.output.write_text(json.dumps(result, indent=2) + "\n")
