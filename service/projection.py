@@ -402,13 +402,15 @@ class ChannelProjection:
     ) -> None:
         """The channel's record changed at `at` (its ledger says how): write the segments
         that change, from the earliest valid time touched on."""
-        if ledger.last_tx is not None and at <= ledger.last_tx:
-            # At the channel's latest instant again (a batch's facts share their stamp),
-            # while that instant's rows are unwritten, the change folds into them;
-            # anything older is re-told.
-            if at < ledger.last_tx or not changes.pending_at(channel, at):
-                self._retell(channel, ledger, at, changes)
-                return
+        # At the channel's latest instant again (a batch's facts share their stamp), while
+        # that instant's rows are unwritten, the change folds into them; older is re-told.
+        if (
+            ledger.last_tx is not None
+            and at <= ledger.last_tx
+            and (at < ledger.last_tx or not changes.pending_at(channel, at))
+        ):
+            self._retell(channel, ledger, at, changes)
+            return
         ledger.change(added, removed)
         valid_from = min(f.valid_from for f in (*added, *removed))
         before = ledger.believed
