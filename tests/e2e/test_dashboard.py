@@ -266,13 +266,14 @@ def test_the_slider_spans_the_records_dates_with_a_tick_on_each_event_day(
 ) -> None:
     events = httpx.get(f"{server}/v1/events", params={"limit": 1000}, timeout=10).json()["items"]
     days = sorted({e["occurred_at"][:10] for e in events})
-    assert days[0] == "2022-02-11" and days[-1] == "2022-03-24"  # the seeds' first and last
+    # The seeds' first and last: Milley's call of 11 Feb 2022, Austin's of 25 June 2024.
+    assert days[0] == "2022-02-11" and days[-1] == "2024-06-25"
     open_board(page, server, "?as_of=2022-03-24")
 
     slider = page.locator("#as-of-range")
     expect(slider).to_have_attribute("data-earliest", "2022-01-28")  # 14 days before the first
-    expect(slider).to_have_attribute("data-latest", "2022-04-07")  # 14 after the last, not today
-    span = (date(2022, 4, 7) - date(2022, 1, 28)).days
+    expect(slider).to_have_attribute("data-latest", "2024-07-09")  # 14 after the last, not today
+    span = (date(2024, 7, 9) - date(2022, 1, 28)).days
     expect(slider).to_have_attribute("max", str(span))
     ticks = page.locator("#range-ticks .tick")
     expect(ticks).to_have_count(len(days))
