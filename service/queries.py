@@ -110,11 +110,14 @@ class ReadModel:
         status: Status | None = None,
         actor: str | None = None,
         countries: Countries | None = None,
+        offices: bool = False,
         after: str | None = None,
         limit: int | None = None,
     ) -> Iterator[ChannelStatus]:
         """Channels with an event visible at (as_of, known_at), by id, as `Record.board`;
-        with `countries`, only that pair's (domain.countries).
+        with `countries`, only that pair's (domain.countries); with `offices`, instead
+        of the board, the channels between two offices with an event counted under the
+        office rule (as `Record.office_channels`).
 
         Lazily, a page of channels per query: a caller that stops after 100
         items reads about 100 channels. `after` (a channel id) starts after
@@ -134,6 +137,7 @@ class ReadModel:
                     after=after,
                     limit=size,
                     countries=countries,
+                    offices=offices,
                 )
             )
             self._check_live(live)

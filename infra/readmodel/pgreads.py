@@ -17,6 +17,7 @@ from domain.events import channel_id
 from infra.readmodel.base import TRACKING_PREFIX
 from infra.readmodel.countries import BETWEEN
 from infra.readmodel.reads import (
+    OFFICE_PAIRS,
     SEGMENT_COLUMNS,
     SKETCH,
     ChannelRead,
@@ -106,12 +107,14 @@ class PostgresReads(ViewReads):
         after: str | None,
         limit: int | None,
         countries: tuple[str, str] | None = None,
+        offices: bool = False,
     ) -> tuple[Live | None, list[Found]]:
         segment = SEGMENT_AT.format(
             columns=COLUMNS, generation="ch.generation", channel="ch.channel"
         )
+        pairs = OFFICE_PAIRS.format(g="live.generation") if offices else "channels"
         page = (
-            f"SELECT s.* FROM channels AS ch CROSS JOIN LATERAL ({segment}) AS s "
+            f"SELECT s.* FROM {pairs} AS ch CROSS JOIN LATERAL ({segment}) AS s "
             "WHERE ch.generation = live.generation AND ch.channel > %(after)s "
             + ("AND (ch.actor_a = %(actor)s OR ch.actor_b = %(actor)s) " if actor else "")
             + (f"AND {BETWEEN} " if countries else "")

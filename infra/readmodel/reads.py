@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.actors import fold
+from domain.actors import ActorKind, fold
 from domain.events import RecordedContact, Retraction, channel_id
 from domain.offices import RecordedTerm, TermRetraction
 from domain.segments import Segment
@@ -38,6 +38,24 @@ MEMBER_SKETCH = ", ".join(f"f.{c}" for c in SKETCH)
 EVENT_COLUMNS = ", ".join(columns(facts, without=("generation",)))
 KNOWN = "recorded_at <= %(k)s AND (retracted_at IS NULL OR retracted_at > %(k)s)"
 LIVE_GENERATION = "(SELECT generation FROM projection_generations WHERE state = 'live')"
+OFFICE = ActorKind.OFFICE.value
+_BETWEEN_OFFICES = (  # the rows of {table} whose two actors are offices, in generation {g}
+    "SELECT ch.generation, ch.channel, ch.actor_a, ch.actor_b FROM actors AS x "
+    "CROSS JOIN {table} AS ch CROSS JOIN actors AS y "
+    f"WHERE x.generation = {{g}} AND x.kind = '{OFFICE}' "
+    "AND ch.generation = x.generation AND ch.actor_a = x.actor_id "
+    f"AND y.generation = ch.generation AND y.actor_id = ch.actor_b AND y.kind = '{OFFICE}'"
+)
+# The channels between two offices (GET /v1/channels?kind=office), in the shape of the
+# `channels` table: those with facts of their own, and those the office rule gave facts of
+# others (`office_channels`). Offices are few: the lookup starts from them.
+OFFICE_PAIRS = (
+    "("
+    + _BETWEEN_OFFICES.replace("{table}", "channels")
+    + " UNION "
+    + _BETWEEN_OFFICES.replace("{table}", "office_channels")
+    + ")"
+)
 Event = tuple[RecordedContact, Retraction | None]
 
 
@@ -196,9 +214,11 @@ class ViewReads(ViewBase):
         after: str | None,
         limit: int | None,
         countries: tuple[str, str] | None = None,
+        offices: bool = False,
     ) -> tuple[Live | None, list[Found]]:
         """Channels after `after` with at least one event visible at `at`, by id; with
-        `countries`, only those of that country pair (infra.readmodel.countries)."""
+        `countries`, only those of that country pair (infra.readmodel.countries); with
+        `offices`, instead of the board's channels, those between two offices (OFFICE_PAIRS)."""
         with self._reading() as c:
             live = self._live(c)
             if live is None:
@@ -214,7 +234,7 @@ class ViewReads(ViewBase):
                 "c2": c2,
             }
             rows = self._board_rows(
-                c, params, actor is not None, status is not None, countries is not None
+                c, params, actor is not None, status is not None, countries is not None, offices
             )
             return live, self._complete(c, live.number, at, rows)
 
@@ -392,10 +412,17 @@ class ViewReads(ViewBase):
         return c.fetchone() is not None
 
     def _board_rows(
-        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool, countries: bool
+        self,
+        c: Cursor,
+        params: dict[str, Any],
+        actor: bool,
+        status: bool,
+        countries: bool,
+        offices: bool,
     ) -> list[Row]:
         """One page of the board: each channel's segment at (as_of, known_at); only the
-        channels of `actor`, in `status` or between the countries `c1` and `c2` when asked.
+        channels of `actor`, in `status` or between the countries `c1` and `c2` when asked;
+        with `offices`, the channels between two offices (OFFICE_PAIRS) instead.
 
         For the stores that read the board through `board_of` above.
         """

@@ -14,6 +14,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from infra.readmodel import ChannelView
 from infra.readmodel.base import Cursor
 from infra.readmodel.countries import BETWEEN
+from infra.readmodel.reads import OFFICE_PAIRS
 from infra.readmodel.rows import Row
 
 PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -84,14 +85,21 @@ class SQLiteChannelView(ChannelView, SQLiteTrackingRecorder):
         return int(row["head"] or 0)
 
     def _board_rows(
-        self, c: Cursor, params: dict[str, Any], actor: bool, status: bool, countries: bool
+        self,
+        c: Cursor,
+        params: dict[str, Any],
+        actor: bool,
+        status: bool,
+        countries: bool,
+        offices: bool,
     ) -> list[Row]:
+        pairs = _named(OFFICE_PAIRS.format(g="%(g)s")) if offices else "channels"
         # No LATERAL in SQLite: find each channel's segment start with a correlated
         # subquery (a backward index scan), then join that one row.
         c.execute(
             "SELECT s.channel, s.valid_from, s.valid_to, s.known_from, s.known_to, s.status, "
             "s.since, s.event_count, s.last_contact, s.evidence, s.requests, s.refusals "
-            "FROM channels AS ch JOIN channel_segments AS s "
+            f"FROM {pairs} AS ch JOIN channel_segments AS s "
             "ON s.generation = ch.generation AND s.channel = ch.channel "
             "AND s.valid_from = (SELECT t.valid_from FROM channel_segments AS t "
             "  WHERE t.generation = ch.generation AND t.channel = ch.channel "

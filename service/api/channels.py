@@ -6,9 +6,11 @@ ignored), in either order. The status rule itself lives in domain/status.py.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 
 from domain.countries import country_pair
 from domain.events import channel_id
@@ -96,6 +98,26 @@ Countries = Annotated[
 ]
 
 
+class ChannelKind(StrEnum):
+    """Which channels a list holds instead of the board's."""
+
+    OFFICE = "office"
+
+
+Kind = Annotated[
+    ChannelKind | None,
+    Query(
+        description="`office`: instead of the board, every pair of offices (two actors of "
+        "kind `office`) with at least one event under the office rule at (`as_of`, "
+        "`known_at`): events recorded between the two offices, and events between their "
+        "holders while their terms held them (retracted terms no longer count). Absent: the "
+        "board, the channels with at least one event recorded between their own two actors, "
+        "so office channels never repeat facts in it. Not with `countries`, whose pairs "
+        "leave office channels out.",
+    ),
+]
+
+
 @router.get(
     "",
     response_model=StatusPage,
@@ -103,7 +125,8 @@ Countries = Annotated[
     summary="Every channel with at least one event, with its status",
     description="Statuses at (`as_of`, `known_at`), by channel id; filtered by status, actor "
     "and country pair (`countries`: the channels `/v1/countries` counts for that pair, office "
-    "channels left out)."
+    "channels left out). `kind=office`: the pairs of offices instead, with the same filters "
+    "but `countries`, in the same status objects."
     + LAGGING
     + FILE
     + " `csv`: one row per channel, the status object's fields (maps as `actor:count;…`, "
@@ -119,11 +142,26 @@ def list_channels(
         str | None, Query(max_length=300, description="only channels of this actor (id or alias)")
     ] = None,
     countries: Countries = None,
+    kind: Kind = None,
     format_: Annotated[
         BoardFormat | None, Query(alias="format", description="a file instead of a page")
     ] = None,
 ) -> Any:
-    """Statuses at (`as_of`, `known_at`), by channel id; filtered by status, actor and pair."""
+    """Statuses at (`as_of`, `known_at`), by channel id; filtered by status, actor and pair;
+    with `kind=office`, the channels between two offices instead of the board."""
+    offices = kind is ChannelKind.OFFICE
+    if offices and countries is not None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "countries"),
+                    "msg": "not with kind=office: a country pair's channels leave office "
+                    "channels out",
+                }
+            ]
+        )
+    listing = "office-channels" if offices else "channels"
     with reader.view() as view:
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
@@ -137,20 +175,22 @@ def list_channels(
                 status=status,
                 actor=party.profile.id if party else actor,
                 countries=pair,
+                offices=offices,
             )
-            return attachment(channels_csv(every), format_.value, "channels")
+            return attachment(channels_csv(every), format_.value, listing)
         board = view.board(
             as_of=when,
             known_at=known,
             status=status,
             actor=party.profile.id if party else actor,
             countries=pair,
-            after=paging.after("channels"),
+            offices=offices,
+            after=paging.after(listing),
             limit=paging.limit + 1,
         )
         page, cursor = paginate(
             board,
-            listing="channels",
+            listing=listing,
             key=lambda answer: answer.channel,
             request=paging,
             pins={"as_of": when, "known_at": known},

@@ -48,6 +48,12 @@ def board() -> HTMLResponse:
     return _page("board.html")
 
 
+@router.api_route("/offices", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def offices() -> HTMLResponse:
+    """The Offices view: the board of the pairs of offices (its script reads the path)."""
+    return _page("board.html")
+
+
 @router.api_route("/changes", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def changes() -> HTMLResponse:
     """What changed: the transitions of a week or a range, and the revisions since a moment."""

@@ -42,6 +42,16 @@ def test_the_countries_page_is_served_and_linked_from_every_page(client: TestCli
         assert 'href="/countries"' in client.get(path).text, path
 
 
+def test_the_offices_view_is_the_board_page_linked_from_every_page(client: TestClient) -> None:
+    answer = client.get("/offices")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.text == client.get("/").text  # the board, which reads its path
+    assert 'id="offices-note"' in answer.text
+    for path in ("/", "/changes", "/countries", "/channels/lloyd-austin/sergei-shoigu"):
+        assert 'href="/offices"' in client.get(path).text, path
+
+
 def test_a_channel_page_is_served_for_ids_or_aliases(client: TestClient) -> None:
     for path in ("/channels/lloyd-austin/sergei-shoigu", "/channels/Austin/Shoygu"):
         answer = client.get(path)
@@ -100,7 +110,9 @@ def test_only_the_dashboard_files_are_served(client: TestClient, name: str) -> N
 def test_the_dashboard_is_left_out_of_the_api_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/" not in paths
-    assert not [p for p in paths if p.startswith(("/static", "/channels", "/countries"))]
+    assert not [
+        p for p in paths if p.startswith(("/static", "/channels", "/countries", "/offices"))
+    ]
 
 
 def files() -> list[Path]:

@@ -74,6 +74,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/"): ("/", OPEN),
     ("GET", "/changes"): ("/changes", OPEN),
     ("GET", "/countries"): ("/countries", OPEN),
+    ("GET", "/offices"): ("/offices", OPEN),
     ("GET", "/channels/{a}/{b}"): ("/channels/lloyd-austin/sergei-shoigu", OPEN),
     ("GET", "/channels/{channel_id}"): ("/channels/lloyd-austin~sergei-shoigu", OPEN),
     ("GET", "/static/{name}"): ("/static/board.js", OPEN),

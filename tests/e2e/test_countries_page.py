@@ -1,6 +1,6 @@
 """The countries page in a real browser (Debian's Chromium) on a real `backchannel serve`
 with the seeds: the matrix against /v1/countries, and a cell opening the board filtered
-to its pair.
+to its pair (the holders' channels, never the offices' own).
 
 Each cell of the matrix is an element with `data-pair` and `data-channel-count`, each of
 its counts one with `data-status`; every page aborts any request to a host other than
@@ -147,6 +147,36 @@ def test_clicking_a_cell_opens_the_board_filtered_to_its_pair(page: Page, server
     page.locator("#all-countries").click()
     expect(cards).to_have_count(len(everything))
     expect(page).to_have_url(re.compile(r"/\?as_of=2022-03-24$"))
+
+
+def test_the_russian_american_cell_counts_the_holders_channels_and_never_the_posts(
+    page: Page, server: str
+) -> None:
+    day = "2024-07-01"  # a week after Austin called Belousov
+    kinds = {a["id"]: a["kind"] for a in every_item(server, "/v1/actors")}
+    offices = {actor for actor, kind in kinds.items() if kind == "office"}
+    assert offices  # the seeds' five posts
+    page.goto(f"{server}/countries?as_of={day}")
+    expected = api(server, "/v1/countries/RU/US", as_of=day)
+    then = api(server, "/v1/countries/RU/US", as_of=ARTICLE_DAY)
+    assert expected["channel_count"] == then["channel_count"] + 1  # Austin~Belousov
+    cell = page.locator('[data-pair="RU~US"]')
+    expect(cell).to_have_attribute("data-channel-count", str(expected["channel_count"]))
+    assert cell_counts(page, "RU~US") == expected["counts"]
+
+    cell.locator("a").click()
+    expect(page).to_have_url(re.compile(rf"/\?countries=RU%2CUS&as_of={day}$"))
+    channels = every_item(server, "/v1/channels", as_of=day, countries="RU,US")
+    cards = page.locator("[data-channel]")
+    expect(cards).to_have_count(expected["channel_count"])
+    shown = dict(
+        cards.evaluate_all("(cards) => cards.map((c) => [c.dataset.channel, c.dataset.status])")
+    )
+    assert shown == {c["channel"]: c["status"] for c in channels}
+    assert shown["andrei-belousov~lloyd-austin"] == "open"
+    assert not [c for c in shown if set(c.split("~")) & offices]  # the posts are elsewhere
+    posts = every_item(server, "/v1/channels", as_of=day, kind="office")
+    assert {p["channel"] for p in posts} and not {p["channel"] for p in posts} & set(shown)
 
 
 def test_the_matrix_reads_the_record_as_known_at_a_past_moment(page: Page, server: str) -> None:

@@ -5,7 +5,8 @@ Russian defence minister are talking (Austin called Belousov on 25 June 2024),
 while Austin and Shoigu are not, whatever order the facts and terms arrive in.
 Then random people, offices, terms (retracted and backdated ones too) and events:
 every office channel's status and timeline from the read model equals the pure
-office rule (domain.offices) applied to the log, at random (as_of, known_at).
+office rule (domain.offices) applied to the log, at random (as_of, known_at), and so
+does the list of the pairs of offices with an event under that rule.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import Conflict
-from domain.events import EventType, channel_id
+from domain.events import EventType, channel_actors, channel_id
 from domain.status import Status
 from service.application import Backchannel
 from service.projector import Projector
@@ -232,6 +233,11 @@ class OfficeHistory:
         except Conflict:  # an overlapping term, a second retraction: refused, nothing stored
             pass
 
+    def office_pairs(self) -> set[str]:
+        """The ids of the channels between two of this example's offices."""
+        offices = [self.ids[role] for role in ROLES if role.startswith("o")]
+        return {channel_id(a, b) for a, b in itertools.combinations(offices, 2)}
+
     def channels(self) -> list[tuple[str, str]]:
         """Every pair with an office on either side."""
         return [
@@ -276,3 +282,22 @@ def test_every_office_channel_answers_as_the_office_rule_over_the_log(
                 expected = record.status(a, b, as_of=as_of, known_at=known_at, window=window)
                 got = read_model.status(a, b, as_of=as_of, known_at=known_at)
                 assert got == dataclasses.replace(expected, events=()), channel_id(a, b)
+            # The list of office pairs (GET /v1/channels?kind=office) holds exactly the
+            # pairs of this example's offices with an event counted then.
+            listed = [
+                answer
+                for answer in read_model.board(as_of=as_of, known_at=known_at, offices=True)
+                if answer.channel in history.office_pairs()
+            ]
+            expected_list = [
+                dataclasses.replace(answer, events=())
+                for channel in record.office_channels(known_at)
+                if channel in history.office_pairs()
+                for answer in [
+                    record.status(
+                        *channel_actors(channel), as_of=as_of, known_at=known_at, window=window
+                    )
+                ]
+                if answer.event_count
+            ]
+            assert listed == expected_list

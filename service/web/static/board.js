@@ -1,4 +1,5 @@
 // The board: every channel and its status as of a date, filtered, replayable, kept current.
+// At /offices, the same board of the pairs of offices (GET /v1/channels?kind=office).
 
 import { actorName, loadActors, matches } from "./actors.js";
 import { collect, explain } from "./api.js";
@@ -26,6 +27,10 @@ const PLAY_STEP_MS = 350;
 // The slider reaches this far beyond the first and the last event (never past today).
 const SPAN_MARGIN_DAYS = 14;
 const $ = (id) => document.getElementById(id);
+// The Offices view: the pairs of offices, each with the events its holders' terms count.
+const OFFICES = window.location.pathname.replace(/\/+$/, "") === "/offices";
+const KIND = OFFICES ? "office" : "";
+const NOUN = OFFICES ? { one: "pair of offices", many: "pairs of offices" } : { one: "channel", many: "channels" };
 
 const page = {
   state: {},
@@ -49,8 +54,10 @@ function readState() {
   const { state, problems } = readView(query);
   page.problems = problems;
   const countries = query.get("countries") || "";
-  const pair = COUNTRIES.exec(countries);
-  if (countries && !pair) {
+  const pair = OFFICES ? null : COUNTRIES.exec(countries);
+  if (countries && OFFICES) {
+    problems.countries = `The address's countries, “${countries.slice(0, 40)}”, do not apply to offices (a country pair leaves office channels out); showing every pair of offices instead.`;
+  } else if (countries && !pair) {
     problems.countries = `The address's countries, “${countries.slice(0, 40)}”, cannot be read (two ISO codes, as in RU,US); showing every channel instead.`;
   }
   return {
@@ -94,7 +101,7 @@ function viewQuery() {
 async function load({ live = false, poll = false } = {}) {
   const generation = ++page.generation;
   const { as_of, known_at, countries } = page.state;
-  const channels = await collect("/v1/channels", { as_of, known_at, countries }, { poll });
+  const channels = await collect("/v1/channels", { as_of, known_at, countries, kind: KIND }, { poll });
   if (generation !== page.generation) return;
   const unknown = channels.some((c) => c.actors.some((id) => !page.actors.has(id)));
   if (unknown) {
@@ -233,11 +240,12 @@ function render({ live = false } = {}) {
   page.previous = new Map(page.channels.map((c) => [c.channel, c.status]));
   fill(
     $("board"),
-    cards.length ? cards : h("li", { class: "empty" }, "No channel matches these filters on this date."),
+    cards.length ? cards : h("li", { class: "empty" }, `No ${NOUN.one} matches these filters on this date.`),
   );
 
   const total = page.channels.length;
-  const filtered = shown.length === total ? `${total} channels` : `${shown.length} of ${total} channels`;
+  const noun = total === 1 ? NOUN.one : NOUN.many;
+  const filtered = shown.length === total ? `${total} ${noun}` : `${shown.length} of ${total} ${noun}`;
   $("board-summary").textContent = changes.length ? `${filtered}. Updated: ${changes.join("; ")}.` : `${filtered}.`;
   renderTitle();
 }
@@ -247,13 +255,16 @@ function renderTitle() {
   $("board-date").dateTime = date;
   $("board-date").textContent = page.state.as_of ? human(date) : `today (${human(date)})`;
   $("board-known").textContent = page.state.known_at ? `, as known on ${human(page.state.known_at)}` : "";
-  document.title = `Backchannel — the board as of ${date}`;
+  document.title = OFFICES ? `Backchannel — offices as of ${date}` : `Backchannel — the board as of ${date}`;
   const download = new URLSearchParams({ format: "csv" });
+  if (KIND) download.set("kind", KIND);
   if (page.state.as_of) download.set("as_of", page.state.as_of);
   if (page.state.known_at) download.set("known_at", page.state.known_at);
   if (page.state.countries) download.set("countries", page.state.countries);
   $("download-csv").href = `/v1/channels?${download}`;
   $("to-countries").href = `/countries${viewQuery()}`;
+  $("to-board").href = `/${viewQuery()}`;
+  $("to-offices").href = `/offices${viewQuery()}`;
   renderPairFilter();
   showBanner($("viewing"), page.state, backToNow);
 }
@@ -288,7 +299,9 @@ function showAllCountries() {
 function fillActorFilters() {
   const actorSelect = $("actor");
   const countrySelect = $("country");
-  const actors = [...page.actors.values()].sort((x, y) => x.name.localeCompare(y.name));
+  const actors = [...page.actors.values()]
+    .filter((a) => !OFFICES || a.kind === "office")
+    .sort((x, y) => x.name.localeCompare(y.name));
   fill(
     actorSelect,
     h("option", { value: "" }, "All actors"),
@@ -509,7 +522,20 @@ function setupControls() {
   });
 }
 
+/** The page as the Offices view: its title, headings and navigation say so. */
+function setupView() {
+  const current = $(OFFICES ? "to-offices" : "to-board");
+  current.setAttribute("aria-current", "page");
+  if (!OFFICES) return;
+  document.body.classList.add("offices-view");
+  $("board-title").firstChild.textContent = "Pairs of offices as of ";
+  $("download-csv").textContent = "Download the pairs of offices as CSV";
+  $("offices-note").hidden = false;
+  $("skip").textContent = "Skip to the pairs of offices";
+}
+
 async function start() {
+  setupView();
   page.state = readState();
   showProblems($("view-problems"), page.problems);
   setupControls();

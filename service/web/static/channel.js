@@ -1,4 +1,5 @@
-// A channel page: its status on a date, its timeline, and its events with their sources.
+// A channel page: its status on a date, its timeline, and its events with their sources;
+// for a channel with an office on either side, who held each post along the timeline.
 
 import { actorName } from "./actors.js";
 import { collect, explain, getJSON } from "./api.js";
@@ -21,6 +22,7 @@ const page = {
   status: null,
   intervals: [],
   events: [],
+  holders: [],
   evidence: new Set(),
   signature: "",
   generation: 0,
@@ -60,10 +62,42 @@ function writeState({ replace = false } = {}) {
     else window.history.pushState(null, "", target);
   }
   $("back").href = `/${viewQuery()}`;
+  $("to-offices").href = `/offices${viewQuery()}`;
   showBanner($("viewing"), page.state, backToNow);
 }
 
 const names = (id) => actorName(page.actors, id);
+const isOffice = (id) => page.actors.get(id)?.kind === "office";
+
+/** Actors by id into `page.actors`, each read once. */
+async function remember(ids, poll) {
+  const missing = [...new Set(ids)].filter((id) => !page.actors.has(id));
+  const found = await Promise.all(
+    missing.map((id) => getJSON(`/v1/actors/${encodeURIComponent(id)}`, {}, { poll })),
+  );
+  for (const actor of found) page.actors.set(actor.id, actor);
+}
+
+/**
+ * Who held each office side of the channel, as the record stood at `known_at`: a row
+ * per office, `{office, terms: [{id, person, name, from, to}]}` by `from`; retracted
+ * terms left out. A side that is not an office, or an office without a known holder,
+ * has no row.
+ */
+async function loadHolders(sides, known_at, poll) {
+  const offices = sides.filter(isOffice);
+  const lists = await Promise.all(
+    offices.map((id) => getJSON(`/v1/actors/${encodeURIComponent(id)}/terms`, { known_at }, { poll })),
+  );
+  const kept = lists.map((list) => (list.items || []).filter((term) => !term.retracted));
+  await remember(kept.flat().map((term) => term.person), poll);
+  const rows = offices.map((id, index) => {
+    const { name, country } = page.actors.get(id);
+    const terms = kept[index].map(({ id: term, person, from, to }) => ({ id: term, person, name: names(person), from, to }));
+    return { office: { id, name, country }, terms };
+  });
+  return rows.filter((row) => row.terms.length > 0);
+}
 
 /** A channel opened by alias ("/channels/austin/shoygu") shows its ids in the address bar. */
 function canonicalPath([a, b]) {
@@ -90,10 +124,11 @@ async function load({ live = false, poll = false } = {}) {
   ]);
   if (generation !== page.generation) return;
   canonicalPath(status.actors);
-  const missing = status.actors.filter((id) => !page.actors.has(id));
-  for (const id of missing) page.actors.set(id, await getJSON(`/v1/actors/${encodeURIComponent(id)}`));
+  await remember(status.actors, poll);
+  const holders = await loadHolders(status.actors, known_at, poll);
+  if (generation !== page.generation) return;
   const { as_of: _a, known_at: _k, ...lasting } = status;
-  const signature = JSON.stringify([lasting, timeline, events]);
+  const signature = JSON.stringify([lasting, timeline, events, holders]);
   showLive(true, `Live · checked ${new Date().toLocaleTimeString("en-GB")}`);
   alertMessage(null);
   if (live && signature === page.signature) return;
@@ -102,6 +137,7 @@ async function load({ live = false, poll = false } = {}) {
   page.evidence = new Set(status.evidence || []);
   page.intervals = timeline;
   page.events = withRetraction(events);
+  page.holders = holders;
   render();
 }
 
@@ -180,7 +216,9 @@ function renderTimeline() {
     evidence: page.evidence,
     actors: names,
     onChoose: choose,
+    holders: page.holders,
   });
+  renderHolders();
   fill(
     $("intervals"),
     page.intervals.map((i) =>
@@ -190,6 +228,26 @@ function renderTimeline() {
         h("td", {}, badge(i.status)),
         h("td", {}, i.from ? human(i.from) : "the start"),
         h("td", {}, i.to ? human(i.to) : "now"),
+      ),
+    ),
+  );
+}
+
+/** The holders' bands as a table too, for reading without the drawing; hidden without offices. */
+function renderHolders() {
+  $("holders-box").hidden = page.holders.length === 0;
+  fill(
+    $("holders"),
+    page.holders.flatMap(({ office, terms }) =>
+      terms.map((term) =>
+        h(
+          "tr",
+          { dataset: { office: office.id, person: term.person, from: term.from, to: term.to || "" } },
+          h("td", {}, office.name),
+          h("td", {}, term.name),
+          h("td", {}, h("time", { datetime: term.from }, human(term.from))),
+          h("td", {}, term.to ? h("time", { datetime: term.to }, human(term.to)) : "still in office"),
+        ),
       ),
     ),
   );
@@ -243,6 +301,7 @@ function syncControls() {
   $("as-of-date").max = today();
   $("known-at").value = toLocalInput(page.state.known_at);
   $("back").href = `/${viewQuery()}`;
+  $("to-offices").href = `/offices${viewQuery()}`;
 }
 
 function showError(error) {
@@ -334,6 +393,10 @@ async function start() {
   setupTokenDialog(refresh);
   syncControls();
   await refresh();
+  // An office side counts its holders' events, recorded under their own channel: follow
+  // every entry of the log then, not only the channel's own.
+  const sides = page.status ? page.status.actors : [];
+  const params = sides.some(isOffice) ? {} : { channel: `${first}~${second}` };
   followLog(
     ({ poll }) =>
       load({ live: true, poll }).catch((error) => {
@@ -341,7 +404,7 @@ async function start() {
         showError(error);
         throw error;
       }),
-    { channel: `${first}~${second}` },
+    params,
   );
 }
 

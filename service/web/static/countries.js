@@ -177,6 +177,7 @@ function renderTitle() {
   $("matrix-known").textContent = page.state.known_at ? `, as known on ${human(page.state.known_at)}` : "";
   document.title = `Backchannel — countries as of ${date}`;
   $("to-board").href = `/${viewQuery()}`;
+  $("to-offices").href = `/offices${viewQuery()}`;
   showBanner($("viewing"), page.state, backToNow);
 }
 

@@ -1,21 +1,28 @@
-// The timeline drawn in SVG: status bands over valid time, and each event as a mark by type.
+// The timeline drawn in SVG: status bands over valid time, and each event as a mark by type;
+// above the bands, for a channel with an office on either side, who held each post when.
 
 import { fill, h, s } from "./dom.js";
 import { LANES, typeInfo } from "./events.js";
 import { statusInfo } from "./status.js";
 import { DAY, PRECISION, PRECISION_DAYS, atPrecision, human, instant } from "./time.js";
 
-const BAND_TOP = 22;
+const TOP = 22;
 const BAND_HEIGHT = 34;
 const EDGE = 5;
-const LANE_TOP = BAND_TOP + BAND_HEIGHT + EDGE + 14;
+const HOLDER_HEIGHT = 22;
+const HOLDER_GAP = 4;
+const LANE_GAP = 14; // between the status bands and the first lane of marks
 const LANE_HEIGHT = 30;
 const AXIS_HEIGHT = 26;
 const MARK_GAP = 13;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/** The valid-time span to draw: every event, every finite boundary and `as_of`, padded. */
-function domain(intervals, events, asOf) {
+/**
+ * The valid-time span to draw: every event, every finite boundary and `as_of`, padded;
+ * it reaches the later `handovers` (instants a post changed hands) up to now, so the
+ * holders' row shows each change of hands since the channel's record began.
+ */
+function domain(intervals, events, asOf, handovers = []) {
   const times = [];
   for (const e of events) {
     const start = instant(e.occurred_at);
@@ -28,7 +35,8 @@ function domain(intervals, events, asOf) {
   if (asOf) times.push(asOf);
   if (!times.length) return [Date.now() - 30 * DAY, Date.now()];
   const lo = Math.min(...times);
-  const hi = Math.max(...times);
+  let hi = Math.max(...times);
+  for (const t of handovers) if (t > lo && t <= Date.now()) hi = Math.max(hi, t);
   const pad = Math.max(2 * DAY, (hi - lo) * 0.05);
   return [lo - pad, hi + pad];
 }
@@ -166,15 +174,24 @@ function sourceList(sources) {
  * `events` carry `retractedNow`; those in `evidence` (ids) decided the status and are
  * ringed; `onChoose(event)` runs when a mark is activated.
  */
-export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = new Set(), actors, onChoose }) {
+export function drawTimeline(
+  wrap,
+  tip,
+  { intervals, events, asOf, evidence = new Set(), actors, onChoose, holders = [] },
+) {
   const width = Math.max(300, wrap.clientWidth);
   const narrow = width < 560;
   const left = narrow ? 8 : 86;
   const right = 12;
   const lanes = LANES.filter((lane) => events.some((e) => typeInfo(e.type).lane === lane.id));
   const laneHeight = narrow ? LANE_HEIGHT + 10 : LANE_HEIGHT;
-  const height = LANE_TOP + lanes.length * laneHeight + AXIS_HEIGHT;
-  const [lo, hi] = domain(intervals, events, asOf);
+  const bandTop = TOP + holders.length * (HOLDER_HEIGHT + HOLDER_GAP) + (holders.length ? HOLDER_GAP : 0);
+  const laneTop = bandTop + BAND_HEIGHT + EDGE + LANE_GAP;
+  const height = laneTop + lanes.length * laneHeight + AXIS_HEIGHT;
+  const handovers = holders.flatMap((row) =>
+    row.terms.flatMap((term) => [term.from, term.to].filter(Boolean).map(instant)),
+  );
+  const [lo, hi] = domain(intervals, events, asOf, handovers);
   const x = (t) => left + ((t - lo) / (hi - lo)) * (width - left - right);
   const clampX = (t) => Math.min(width - right, Math.max(left, x(t)));
 
@@ -204,7 +221,7 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = ne
   const axis = s("g", { class: "axis", "aria-hidden": "true" });
   for (const [t, label] of ticks(lo, hi, width - left - right)) {
     const tx = x(t);
-    svg.append(s("line", { class: "grid-line", x1: tx, x2: tx, y1: BAND_TOP, y2: height - AXIS_HEIGHT }));
+    svg.append(s("line", { class: "grid-line", x1: tx, x2: tx, y1: TOP, y2: height - AXIS_HEIGHT }));
     axis.append(s("line", { x1: tx, x2: tx, y1: height - AXIS_HEIGHT, y2: height - AXIS_HEIGHT + 5 }));
     if (tx < width - right - label.length * 3.5) {
       axis.append(s("text", { x: tx, y: height - 6, "text-anchor": "middle" }, label));
@@ -213,9 +230,14 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = ne
   axis.append(s("line", { x1: left, x2: width - right, y1: height - AXIS_HEIGHT, y2: height - AXIS_HEIGHT }));
   svg.append(axis);
 
+  // Who held each post: a row per office side, a band per term, clipped to the span.
+  holders.forEach((row, index) => {
+    svg.append(holderRow(row, TOP + index * (HOLDER_HEIGHT + HOLDER_GAP), { lo, hi, clampX, narrow }));
+  });
+
   // Status bands.
   const bands = s("g", { class: "bands" });
-  if (!narrow) bands.append(s("text", { class: "lane-label", x: 4, y: BAND_TOP + BAND_HEIGHT / 2 + 4 }, "Status"));
+  if (!narrow) bands.append(s("text", { class: "lane-label", x: 4, y: bandTop + BAND_HEIGHT / 2 + 4 }, "Status"));
   for (const interval of intervals) {
     const from = interval.from ? instant(interval.from) : lo;
     const to = interval.to ? instant(interval.to) : hi;
@@ -231,12 +253,12 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = ne
         dataset: { status: interval.status, from: interval.from || "", to: interval.to || "" },
       },
       s("title", {}, span),
-      s("rect", { class: `band status-${info.id}`, x: x1, y: BAND_TOP, width: Math.max(1, x2 - x1), height: BAND_HEIGHT }),
-      s("rect", { class: `band-edge status-${info.id}`, x: x1, y: BAND_TOP + BAND_HEIGHT, width: Math.max(1, x2 - x1), height: EDGE }),
+      s("rect", { class: `band status-${info.id}`, x: x1, y: bandTop, width: Math.max(1, x2 - x1), height: BAND_HEIGHT }),
+      s("rect", { class: `band-edge status-${info.id}`, x: x1, y: bandTop + BAND_HEIGHT, width: Math.max(1, x2 - x1), height: EDGE }),
     );
     const label = `${info.symbol} ${info.word}${interval.to ? "" : " →"}`;
     if (x2 - x1 > label.length * 7.5 + 8) {
-      band.append(s("text", { class: "band-label", x: x1 + 6, y: BAND_TOP + BAND_HEIGHT / 2 + 4 }, label));
+      band.append(s("text", { class: "band-label", x: x1 + 6, y: bandTop + BAND_HEIGHT / 2 + 4 }, label));
     }
     bands.append(band);
   }
@@ -246,10 +268,10 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = ne
   if (asOf && asOf >= lo && asOf <= hi) {
     const ax = x(asOf);
     svg.append(
-      s("line", { class: "as-of-line", x1: ax, x2: ax, y1: BAND_TOP - 4, y2: height - AXIS_HEIGHT }),
+      s("line", { class: "as-of-line", x1: ax, x2: ax, y1: TOP - 4, y2: height - AXIS_HEIGHT }),
       s(
         "text",
-        { class: "as-of-label", x: ax, y: BAND_TOP - 8, "text-anchor": ax > width - 90 ? "end" : ax < left + 60 ? "start" : "middle" },
+        { class: "as-of-label", x: ax, y: TOP - 8, "text-anchor": ax > width - 90 ? "end" : ax < left + 60 ? "start" : "middle" },
         `as of ${human(new Date(asOf).toISOString().slice(0, 10))}`,
       ),
     );
@@ -258,7 +280,7 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = ne
   // Lanes and marks, in time order so Tab walks through time.
   const marks = [];
   lanes.forEach((lane, index) => {
-    const y = LANE_TOP + index * laneHeight + laneHeight / 2;
+    const y = laneTop + index * laneHeight + laneHeight / 2;
     svg.append(s("line", { class: "grid-line", x1: left, x2: width - right, y1: y, y2: y }));
     svg.append(
       s("text", narrow ? { class: "lane-label", x: left, y: y - 12 } : { class: "lane-label", x: 4, y: y + 4 }, lane.label),
@@ -307,6 +329,64 @@ export function drawTimeline(wrap, tip, { intervals, events, asOf, evidence = ne
   else wrap.prepend(svg);
   wireMarks(wrap, tip, marks, width, actors, onChoose);
   return svg;
+}
+
+const SUFFIX = /^(Jr\.?|Sr\.?|I{2,3}|IV)$/;
+
+/** The longest of a name's forms ("Lloyd Austin", "Austin") that fits `room` pixels, or "". */
+function fitting(name, room) {
+  const words = String(name).split(/\s+/).filter(Boolean);
+  const surname = words.filter((word) => !SUFFIX.test(word)).pop() || "";
+  for (const form of [words.join(" "), surname]) {
+    if (form && form.length * 6.6 + 10 <= room) return form;
+  }
+  return "";
+}
+
+/**
+ * One office's holders as a row of bands: `row` is `{office: {id, name, country}, terms:
+ * [{id, person, name, from, to}]}`, the terms in `from` order (retracted ones left out).
+ * A band that began before the drawn span starts at its left edge, marked "←".
+ */
+function holderRow(row, top, { lo, hi, clampX, narrow }) {
+  const { office } = row;
+  const group = s("g", {
+    class: "holders",
+    role: "list",
+    "aria-label": `Holders of ${office.name}`,
+    dataset: { office: office.id },
+  });
+  if (!narrow) {
+    group.append(
+      s("text", { class: "lane-label", x: 4, y: top + HOLDER_HEIGHT / 2 + 4 }, `${office.country || ""} post`.trim()),
+    );
+  }
+  row.terms.forEach((term, index) => {
+    const from = instant(term.from);
+    const to = term.to ? instant(term.to) : hi;
+    if (to < lo || from > hi) return;
+    const x1 = clampX(from);
+    const x2 = clampX(to);
+    const span = `${term.name}, ${office.name}, from ${human(term.from)} to ${term.to ? human(term.to) : "now"}`;
+    const band = s(
+      "g",
+      {
+        class: `holder shade-${index % 2}`,
+        role: "listitem",
+        "aria-label": span,
+        dataset: { term: term.id, person: term.person, name: term.name, from: term.from, to: term.to || "" },
+      },
+      s("title", {}, span),
+      s("rect", { class: "holder-band", x: x1, y: top, width: Math.max(1, x2 - x1), height: HOLDER_HEIGHT, rx: 3 }),
+    );
+    const earlier = from < lo ? "← " : "";
+    const label = fitting(term.name, x2 - x1 - earlier.length * 8);
+    if (label) {
+      band.append(s("text", { class: "holder-label", x: x1 + 5, y: top + HOLDER_HEIGHT / 2 + 4 }, `${earlier}${label}`));
+    }
+    group.append(band);
+  });
+  return group;
 }
 
 function wireMarks(wrap, tip, marks, width, actors, onChoose) {
