@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.events import RecordedContact, Retraction, channel_actors
+from domain.offices import RecordedTerm, TermRetraction
 from infra.logging import get_logger
 from service.application import Backchannel
 from service.projection import ActorChange, decode
 from service.queries import ReadModel
-from service.views import actor_view, event_view, retraction_event_view, status_view
+from service.views import actor_view, event_view, retraction_event_view, status_view, term_view
 
 log = get_logger("backchannel.feed")
 PAGE = 500  # log entries read at a time
@@ -181,6 +182,23 @@ class Feed:
                 return None
             data = actor_view(state.profile, state.position)
             return Message(position, "actor", data, frozenset({state.profile.id}))
+        if isinstance(item, RecordedTerm | TermRetraction):
+            # A term, or its retraction: the term as the API shows it then, and the office
+            # channels of its post (the ones a term can change).
+            term_id = item.id if isinstance(item, RecordedTerm) else item.term_id
+            stored = self.readmodel.term(term_id)
+            if stored is None:
+                return None
+            recorded, retraction = stored
+            if isinstance(item, RecordedTerm):  # as it stood then: a retraction comes later
+                retraction = None
+            office = recorded.term.office
+            statuses = [
+                status_view(s)
+                for s in self.readmodel.board(as_of=now, known_at=now, actor=office, offices=True)
+            ]
+            data = {**term_view(recorded, retraction), "statuses": statuses}
+            return Message(position, "term", data, frozenset({office, recorded.term.person}))
         return None
 
     def _statuses(self, channel: str, now: datetime) -> list[dict[str, Any]]:

@@ -284,6 +284,10 @@ class ReadModel:
         """The terms of an office (its holders) or of a person (the offices held), by `from`."""
         return retrying(lambda: self.view.terms_where(actor, known_at))
 
+    def term(self, term_id: UUID) -> tuple[RecordedTerm, TermRetraction | None] | None:
+        """The term with this id and its retraction, if it was retracted."""
+        return retrying(lambda: self.view.term(str(term_id)))
+
     def event(self, event_id: UUID) -> tuple[RecordedContact, Retraction | None] | None:
         """The event with this id and its retraction, if it was retracted."""
         return retrying(lambda: self.view.event(str(event_id)))

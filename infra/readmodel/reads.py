@@ -398,6 +398,18 @@ class ViewReads(ViewBase):
             found = [term_from(row) for row in c.fetchall()]
         return [(t, r if r is not None and r.recorded_at <= known_at else None) for t, r in found]
 
+    def term(self, term_id: str) -> tuple[RecordedTerm, TermRetraction | None] | None:
+        """The term with this id, with its retraction (at any time), if any."""
+        with self._reading() as c:
+            c.execute(
+                self._sql(
+                    f"SELECT * FROM terms WHERE generation = {LIVE_GENERATION} AND term_id = %(t)s"
+                ),
+                {"t": term_id},
+            )
+            row = c.fetchone()
+            return None if row is None else term_from(row)
+
     # -- helpers ----------------------------------------------------------------
 
     def _has_members(self, c: Cursor, channel: str) -> bool:
