@@ -12,12 +12,17 @@ An archive is one line per thing the log holds, in log order, each with the
     {"record": "actor_wikidata_changed", "recorded_at": "…", "actor": "…", "wikidata": "Q…"}
     {"record": "event", "recorded_at": "…", "event": {…the fact as stored…}}
     {"record": "retraction", "recorded_at": "…", "id": "…", "event": "…", "reason": "…"}
+    {"record": "term", "recorded_at": "…", "term": {…the term as the API shows it…}}
+    {"record": "term_retraction", "recorded_at": "…", "id": "…", "term": "…", "reason": "…"}
     {"record": "trailer", "count": 41, "check": "…"}
 
 Every line carries `check`, a digest chained from the line before (SHA-256 of the
 previous check and the line's canonical JSON without it), so an edited, dropped or
 reordered line is found at the first line it affects; the trailer holds the count
 of records and the last check, so a truncated archive is found too.
+
+An office's list of its terms is not a record: it is written again, beside each
+term, as the term is restored.
 
 Restoring (`restore`) writes the library's own events with their original
 timestamps into an empty store, so every answer at every (as_of, known_at) is the
@@ -40,9 +45,10 @@ from domain.actors import Actor, actor_uuid, check_sector, check_wikidata, parse
 from domain.contacts import Contact
 from domain.errors import DomainError, InvalidFact
 from domain.events import ContactFact, check_response, parse_fact
+from domain.offices import Post, Tenure, Term, parse_term, post_uuid
 from domain.time import format_instant
 from infra.logging import get_logger
-from service.application import Backchannel
+from service.application import POST_TOPIC, TENURE_TOPIC, Backchannel
 from service.application import registered as registration
 from service.committer import Build
 from service.transfer import (
@@ -72,6 +78,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "actor_wikidata_changed": frozenset({"actor", "wikidata"}),
     "event": frozenset({"event"}),
     "retraction": frozenset({"id", "event", "reason"}),
+    "term": frozenset({"term"}),
+    "term_retraction": frozenset({"id", "term", "reason"}),
 }
 
 
@@ -166,6 +174,16 @@ def _record_of(event: Any, slugs: dict[UUID, str]) -> dict[str, Any] | None:
             **at,
             "id": str(event.retraction_id),
             "event": str(event.originator_id),
+            "reason": event.reason,
+        }
+    if isinstance(event, Tenure.Recorded):
+        return {"record": "term", **at, "term": Term.from_dict(event.term).to_dict()}
+    if isinstance(event, Tenure.Retracted):
+        return {
+            "record": "term_retraction",
+            **at,
+            "id": str(event.retraction_id),
+            "term": str(event.originator_id),
             "reason": event.reason,
         }
     return None
@@ -271,11 +289,25 @@ def _timestamp(number: int, value: object) -> datetime:
 # -- checking and storing -----------------------------------------------------------
 
 
+@dataclass
+class Tenancy:
+    """A term of the archive as the first pass saw it."""
+
+    line: int
+    term: Term
+    retracted: bool = False
+    present: bool = False  # --as-new: the store holds it already
+
+
 class Plan:
-    """What the first pass learned beyond the index: the actors to skip (--as-new)."""
+    """What the first pass learned beyond the index: the actors to skip (--as-new), and
+    the archive's terms (an office has a handful; they are held in memory)."""
 
     def __init__(self) -> None:
         self.skipped_actors: set[str] = set()
+        self.terms: dict[UUID, Tenancy] = {}
+        # --as-new: each office's terms in the store, and whether each is retracted
+        self.stored_terms: dict[str, list[tuple[Term, bool]]] = {}
 
 
 def check_archive(
@@ -294,6 +326,7 @@ def check_archive(
     store = Store(app)
     plan = Plan()
     registered: dict[str, int] = {}
+    kinds: dict[str, str] = {}
     now = app.clock()
     for item in read_archive(stream, meter):
         body, number = item.body, item.line
@@ -307,6 +340,7 @@ def check_archive(
                     number, f"actor {profile.id!r} is registered on line {registered[profile.id]}"
                 )
             registered[profile.id] = number
+            kinds[profile.id] = profile.kind.value
             if as_new and store.has_actor(profile.id):
                 plan.skipped_actors.add(profile.id)
         elif item.kind.startswith("actor_"):
@@ -353,10 +387,22 @@ def check_archive(
                     )
                 present = stored is not None
             index.add([(number, fact, present)])
+        elif item.kind == "term":
+            _check_term(number, body["term"], plan, store, kinds, as_new=as_new)
+        elif item.kind == "term_retraction":
+            _reason(number, body["reason"])
+            try:
+                term_id, _ = UUID(str(body["term"])), UUID(str(body["id"]))
+            except ValueError:
+                raise BadLine(number, "id and term must be UUIDs") from None
+            tenancy = plan.terms.get(term_id)
+            if tenancy is None:
+                raise BadLine(number, f"term {term_id} is not recorded before this line")
+            if tenancy.retracted:
+                raise BadLine(number, f"term {term_id} is retracted twice")
+            tenancy.retracted = True
         else:  # retraction
-            reason = body["reason"]
-            if not isinstance(reason, str) or not reason.strip():
-                raise BadLine(number, "reason: must be a non-empty string")
+            _reason(number, body["reason"])
             try:
                 event_id, _ = UUID(str(body["event"])), UUID(str(body["id"]))
             except ValueError:
@@ -368,6 +414,63 @@ def check_archive(
                 raise BadLine(number, f"event {event_id} is retracted twice")
             index.retract(event_id)
     return plan
+
+
+def _reason(number: int, reason: object) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadLine(number, "reason: must be a non-empty string")
+
+
+def _check_term(
+    number: int,
+    data: object,
+    plan: Plan,
+    store: Store,
+    kinds: Mapping[str, str],
+    *,
+    as_new: bool,
+) -> None:
+    """A term record checked as `POST /v1/actors/{office}/terms` checks a term: its shape,
+    an office and a person registered before it, no overlap with a standing term of its
+    office (the archive's own, and with --as-new the store's)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("office"), str):
+        raise BadLine(number, "term: must be a JSON object naming its office")
+    office = data["office"]
+    try:
+        term = parse_term(
+            office, {k: v for k, v in data.items() if k != "office"}, new_id=UUID(int=0)
+        )
+    except InvalidFact as invalid:
+        raise BadLine(number, f"term: {invalid}") from None
+    if "id" not in data or term.to_dict() != dict(data):
+        raise BadLine(number, "term: not in the stored (canonical) shape")
+    for role in ("office", "person"):
+        name = getattr(term, role)
+        if name not in kinds:
+            raise BadLine(number, f"{role}: actor {name!r} is not registered before this line")
+        if kinds[name] != role:
+            raise BadLine(number, f"{role}: {name!r} is a {kinds[name]}, not a {role}")
+    if term.id in plan.terms:
+        raise BadLine(number, f"term {term.id} repeats line {plan.terms[term.id].line}")
+    standing = [t.term for t in plan.terms.values() if t.term.office == office and not t.retracted]
+    present = False
+    if as_new:
+        stored = plan.stored_terms.get(office)
+        if stored is None:
+            stored = plan.stored_terms[office] = store.terms_of(office)
+        for other, retracted in stored:
+            if other.id == term.id:
+                if other != term:
+                    raise BadLine(
+                        number, f"term {term.id} is already recorded with different content"
+                    )
+                present = True
+            elif not retracted and other.id not in plan.terms:
+                standing.append(other)
+    for other in standing:
+        if other.overlaps(term):
+            raise BadLine(number, f"term {term.id} overlaps term {other.id} of {office}")
+    plan.terms[term.id] = Tenancy(number, term, present=present)
 
 
 def _fact(number: int, data: object, now: datetime) -> ContactFact:
@@ -416,16 +519,21 @@ def store_archive(
     pending: list[DomainEventProtocol[UUID]] = []
     for item in read_archive(stream, meter):
         at = app.clock() if as_new else item.recorded_at
-        event = _event(item, at, versions, plan, store, index, as_new=as_new)
-        if event is None:
+        if item.kind in ("term", "term_retraction"):
+            events = _term_events(item, at, versions, plan, store, as_new=as_new)
+        else:
+            event = _event(item, at, versions, plan, store, index, as_new=as_new)
+            events = [] if event is None else [event]
+        if not events:
             present += 1
             continue
-        pending.append(event)
+        stored += 1
+        pending.extend(events)
         if len(pending) >= CHUNK:
-            stored += len(app.append(_as_given(pending)))
+            app.append(_as_given(pending))
             pending = []
     if pending:
-        stored += len(app.append(_as_given(pending)))
+        app.append(_as_given(pending))
     _log.info("archive_imported", stored=stored, present=present, as_new=as_new)
     return stored, present
 
@@ -489,6 +597,63 @@ def _event(
     if item.kind == "actor_wikidata_changed":
         return Actor.WikidataChanged(wikidata=body["wikidata"], **common)  # type: ignore[call-arg]
     return Actor.RoleChanged(role=body["role"], **common)  # type: ignore[call-arg]
+
+
+def _term_events(
+    item: Item,
+    at: datetime,
+    versions: dict[str, int],
+    plan: Plan,
+    store: Store,
+    *,
+    as_new: bool,
+) -> list[DomainEventProtocol[UUID]]:
+    """A term and its office's list of terms, or a term's retraction; none if present."""
+    body = item.body
+    if item.kind == "term_retraction":
+        term_id = UUID(body["term"])
+        if as_new and any(isinstance(e, Tenure.Retracted) for e in store.events_of(term_id)):
+            return []
+        retracted = Tenure.Retracted(  # type: ignore[call-arg]
+            originator_id=term_id,
+            originator_version=2,
+            timestamp=at,
+            retraction_id=UUID(body["id"]),
+            reason=body["reason"],
+        )
+        return [retracted]
+    term = plan.terms[UUID(body["term"]["id"])].term
+    if plan.terms[term.id].present:
+        return []
+    key = f"post:{term.office}"
+    if key not in versions:
+        versions[key] = len(store.events_of(post_uuid(term.office))) if as_new else 0
+    versions[key] += 1
+    recorded = Tenure.Recorded(  # type: ignore[call-arg]
+        originator_topic=TENURE_TOPIC,
+        originator_id=term.id,
+        originator_version=1,
+        timestamp=at,
+        term=term.to_dict(),
+    )
+    listed: Any
+    if versions[key] == 1:
+        listed = Post.Opened(  # type: ignore[call-arg]
+            originator_topic=POST_TOPIC,
+            originator_id=post_uuid(term.office),
+            originator_version=1,
+            timestamp=at,
+            office=term.office,
+            term_id=term.id,
+        )
+    else:
+        listed = Post.TermAdded(  # type: ignore[call-arg]
+            originator_id=post_uuid(term.office),
+            originator_version=versions[key],
+            timestamp=at,
+            term_id=term.id,
+        )
+    return [recorded, listed]
 
 
 def import_archive(

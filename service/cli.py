@@ -22,6 +22,7 @@ import typer
 from service.changes_cli import revisions, transitions
 from service.command_group import CommandGroup
 from service.projections_cli import projections, projector
+from service.terms_cli import terms
 
 # What the commands need is imported inside them: alembic, SQLAlchemy, eventsourcing,
 # pydantic, structlog, rich and the web stack cost seconds, and `--help` needs none of
@@ -601,6 +602,7 @@ def _stopped_by_signal() -> Iterator[None]:
 
 app.command("transitions")(transitions)
 app.command("revisions")(revisions)
+app.add_typer(terms, name="terms")
 
 # The read model's commands live with it (service/projections_cli.py); listed after ours.
 app.add_typer(projections, name="projections")

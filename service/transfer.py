@@ -36,7 +36,7 @@ from domain.events import (
     check_response,
     parse_fact,
 )
-from domain.offices import parse_term
+from domain.offices import Tenure, Term, parse_term, post_uuid
 from domain.time import EARLIEST
 from infra.log import histories
 from infra.logging import get_logger
@@ -425,6 +425,17 @@ class Store:
             self.app.mapper.to_domain_event(stored)
             for stored in self.app.recorder.select_events(originator_id)
         ]
+
+    def terms_of(self, office: str) -> list[tuple[Term, bool]]:
+        """The terms the store gives `office`, each with whether it is retracted."""
+        listed = self.events_of(post_uuid(office))
+        found: list[tuple[Term, bool]] = []
+        for event in listed:
+            stored = self.events_of(event.term_id)
+            if stored and isinstance(stored[0], Tenure.Recorded):
+                retracted = any(isinstance(e, Tenure.Retracted) for e in stored)
+                found.append((Term.from_dict(stored[0].term), retracted))
+        return found
 
     def facts(self, event_ids: Sequence[UUID]) -> dict[UUID, ContactFact]:
         """The stored facts among these ids, in one read of the log by key."""

@@ -222,6 +222,8 @@ def seeded_archive(backchannel: Backchannel) -> bytes:
     event = next(iter(Replay(backchannel).refresh().contacts))
     backchannel.retract(event, "misreported")
     backchannel.update_actor("sergei-shoigu", aliases=["Shoygu"])
+    term = next(iter(Replay(backchannel).refresh().terms))
+    backchannel.retract_term(term, "misdated")
     return archive_of(backchannel).getvalue()
 
 
@@ -280,15 +282,18 @@ def test_as_new_appends_the_records_once_and_a_repeat_stores_nothing(
     with stores.fresh() as target:
         target.register_actor({"id": "ann", "name": "Ann", "kind": "person", "country": "US"})
         stored, present = import_archive(target, io.BytesIO(seeded_archive), as_new=True)
-        assert (stored, present) == (source.position, 0)
+        records = json.loads(seeded_archive.splitlines()[-1])["count"]
+        assert (stored, present) == (records, 0)
         record = Replay(target).refresh()
         assert set(record.contacts) == set(source.contacts)
         assert set(record.retractions) == set(source.retractions)
         assert record.actors["sergei-shoigu"] == source.actors["sergei-shoigu"]
         latest = max(c.recorded_at for c in source.contacts.values())
         assert all(c.recorded_at > latest for c in record.contacts.values())
+        assert set(record.terms) == set(source.terms)
+        assert set(record.term_retractions) == set(source.term_retractions)
         again = import_archive(target, io.BytesIO(seeded_archive), as_new=True)
-        assert again == (0, source.position)
+        assert again == (0, records)
         assert target.head() == source.position + 1
 
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 from service.cli import app
 from tests.article import ARTICLE_BOARD
 from tests.conftest import SEEDS
+from tests.factories import seed_lines
 
 
 @pytest.fixture(autouse=True)
@@ -112,9 +113,10 @@ def test_seeding_twice_stores_nothing_the_second_time(cli: Cli) -> None:
     cli("migrate")
     first = cli("seed").stdout
     second = cli("seed").stdout
-    assert "actors: 20 stored, 0 already present" in first
+    actors = seed_lines("actors")
+    assert f"actors: {actors} stored, 0 already present" in first
     assert "events: 0 stored" not in first
-    assert "actors: 0 stored, 20 already present" in second
+    assert f"actors: 0 stored, {actors} already present" in second
     assert "events: 0 stored" in second
     assert len(exported(cli("export"))) == sum(1 for _ in (SEEDS / "events.jsonl").open())
 
@@ -205,16 +207,20 @@ def test_a_bad_actor_line_stores_no_actor(cli: Cli, tmp_path: Path) -> None:
     result = cli("import", "--actors", str(path), expect=1)
     assert "line 3" in result.stderr
     assert "kind" in result.stderr
-    assert "actors: 20 stored" in cli("seed").stdout  # nothing of the file was kept
+    assert f"actors: {seed_lines('actors')} stored" in cli("seed").stdout  # nothing was kept
 
 
 def test_import_reads_standard_input_for_a_dash(cli: Cli) -> None:
     cli("migrate")
     actors = (SEEDS / "actors.jsonl").read_text(encoding="utf-8")
-    assert "actors: 20 stored" in cli("import", "--actors", "-", stdin=actors).stdout
+    count = seed_lines("events")
+    assert (
+        f"actors: {seed_lines('actors')} stored"
+        in cli("import", "--actors", "-", stdin=actors).stdout
+    )
     events = (SEEDS / "events.jsonl").read_text(encoding="utf-8")
-    assert "events: 17 stored" in cli("import", "-", stdin=events).stdout
-    assert "events: 0 stored, 17 already present" in cli("seed").stdout
+    assert f"events: {count} stored" in cli("import", "-", stdin=events).stdout
+    assert f"events: 0 stored, {count} already present" in cli("seed").stdout
 
 
 def test_missing_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
@@ -230,9 +236,13 @@ def test_import_then_export_round_trips_into_a_fresh_store(
     seeded("export", "--output", str(original))
     other = Cli(other_store_url)
     other("migrate")
-    assert "actors: 20 stored" in other("import", "--actors", str(SEEDS / "actors.jsonl")).stdout
-    assert "events: 17 stored" in other("import", str(original)).stdout
-    assert "events: 0 stored, 17 already present" in other("import", str(original)).stdout
+    actors, events = seed_lines("actors"), seed_lines("events")
+    assert (
+        f"actors: {actors} stored"
+        in other("import", "--actors", str(SEEDS / "actors.jsonl")).stdout
+    )
+    assert f"events: {events} stored" in other("import", str(original)).stdout
+    assert f"events: 0 stored, {events} already present" in other("import", str(original)).stdout
     again = exported(other("export"))
     first = [json.loads(line) for line in original.read_text(encoding="utf-8").splitlines()]
     assert without_store_fields(again) == without_store_fields(first)
@@ -276,6 +286,36 @@ def test_an_archive_restores_into_an_empty_store_and_is_refused_by_a_full_one(
     assert "not empty" in refused.stderr and "nothing was stored" in refused.stderr
     other = Cli(other_store_url)
     other("migrate")
-    assert "records: 37 stored, 0 already present" in other("import", str(path)).stdout
+    # one record per actor, event and term of the seeds (the seeds retract nothing)
+    records = sum(seed_lines(name) for name in ("actors", "events", "terms"))
+    assert f"records: {records} stored, 0 already present" in other("import", str(path)).stdout
     assert exported(other("export")) == exported(seeded("export"))
-    assert "records: 0 stored, 37 already present" in other("import", "--as-new", str(path)).stdout
+    held = ["terms", "list", "ru-minister-of-defence"]  # the same rows, below the title
+    assert seeded(*held).stdout.splitlines()[1:] == other(*held).stdout.splitlines()[1:]
+    again = other("import", "--as-new", str(path)).stdout
+    assert f"records: 0 stored, {records} already present" in again
+
+
+def test_terms_are_added_listed_and_retracted_as_the_api_does(seeded: Cli) -> None:
+    held = seeded("terms", "list", "Russian Minister of Defense").stdout
+    assert "sergei-shoigu" in held and "andrei-belousov" in held
+    overlapping = seeded(
+        "terms", "add", "ru-minister-of-defence", "lloyd-austin", "--from", "2024-01-01", expect=1
+    )
+    assert "overlaps this one" in overlapping.stderr
+    term_id = str(uuid.uuid4())
+    added = ["terms", "add", "us-ambassador-to-russia", "lloyd-austin", "--from", "2030-01-01"]
+    added += ["--id", term_id, "--source", "Example=https://example.org/appointed"]
+    assert "recorded (position" in seeded(*added).stdout
+    assert "already recorded, nothing stored" in seeded(*added).stdout
+    listed = seeded("terms", "list", "lloyd-austin").stdout
+    assert term_id in listed and "us-secretary-of-defense" in listed
+    assert (
+        "retracted (position"
+        in seeded("terms", "retract", term_id, "--reason", "never appointed").stdout
+    )
+    again = seeded("terms", "retract", term_id, "--reason", "twice", expect=1)
+    assert "already retracted" in again.stderr
+    assert "never appointed" in seeded("terms", "list", "us-ambassador-to-russia").stdout
+    before = seeded("terms", "list", "us-ambassador-to-russia", "--known-at", "2020-01-01")
+    assert "No term was recorded by then." in before.stdout

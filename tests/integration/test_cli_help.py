@@ -20,8 +20,9 @@ from service.cli import app
 from tests.e2e.processes import command
 
 COMMANDS = {"migrate", "seed", "import", "export", "status", "serve", "projector", "projections"}
-COMMANDS |= {"transitions", "revisions"}
+COMMANDS |= {"transitions", "revisions", "terms"}
 PROJECTIONS_COMMANDS = {"rebuild", "status"}
+TERMS_COMMANDS = {"add", "list", "retract"}
 # What only the commands themselves need; none of it may load for the help.
 HEAVY = ["alembic", "sqlalchemy", "eventsourcing", "psycopg", "fastapi", "starlette", "uvicorn"]
 HEAVY += ["pydantic", "structlog", "rich", "domain", "infra"]
@@ -50,6 +51,12 @@ def test_help_lists_every_command_of_the_command_line() -> None:
 
 def test_projections_help_lists_rebuild_and_status() -> None:
     assert listed(help_of("projections")) == PROJECTIONS_COMMANDS
+
+
+def test_terms_help_lists_add_list_and_retract() -> None:
+    assert listed(help_of("terms")) == TERMS_COMMANDS
+    for option in ("--from", "--to", "--id", "--source"):
+        assert option in help_of("terms", "add")
 
 
 def test_status_help_shows_its_options() -> None:
