@@ -34,17 +34,24 @@ def migrate(settings: Settings) -> str:
     return revision
 
 
-def suggestions(settings: Settings, app: Backchannel, name: str) -> list[str]:
-    """Ids of the actors closest to an unknown `name`: from the read model, or from the
-    log's actor events when no projector has brought the read model up to the log."""
+SUGGESTION_WAIT = 1.0  # seconds a serving process waits for its read model to reach the log
+
+
+def suggestions(readmodel: ReadModel, app: Backchannel, name: str, *, wait: float) -> list[str]:
+    """Ids of the actors closest to an unknown `name`: from the read model once it has
+    projected the log's head (waiting up to `wait` seconds, so an actor registered just
+    before is among them), else from the log's actor events."""
+    if readmodel.wait(app.head(), wait):
+        return readmodel.suggestions(name)
+    return suggest(name, actors_in_log(app))
+
+
+def _suggestions_of(settings: Settings, app: Backchannel, name: str) -> list[str]:
     readmodel = ReadModel.open(settings)
     try:
-        position, head = readmodel.progress()
-        if position >= head:
-            return readmodel.suggestions(name)
+        return suggestions(readmodel, app, name, wait=0)
     finally:
         readmodel.close()
-    return suggest(name, actors_in_log(app))
 
 
 def bootstrap(
@@ -58,7 +65,7 @@ def bootstrap(
     if check_schema:
         schema.check_at_head(settings)
     app = application(eventsourcing_env(settings), clock=clock, window=settings.window)
-    app.suggest = lambda name: suggestions(settings, app, name)
+    app.suggest = lambda name: _suggestions_of(settings, app, name)
     return app
 
 
@@ -94,7 +101,9 @@ def service(
     """
     application = bootstrap(settings) if app is None else app
     readmodel = ReadModel.open(settings)
-    application.suggest = readmodel.suggestions
+    application.suggest = lambda name: suggestions(
+        readmodel, application, name, wait=SUGGESTION_WAIT
+    )
     runs = settings.embedded_projector if projector is None else projector
     follower = Projector(settings, app=application) if runs else None
     if follower is not None:
