@@ -62,8 +62,8 @@ from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 
 ACTORS = [
-    {"id": "actor-00000", "name": "Actor Zero", "kind": "person", "country": "US"},
-    {"id": "actor-00001", "name": "Actor One", "kind": "person", "country": "RU"},
+    {"id": "actor-00000", "name": "Actor 0", "kind": "person", "country": "US"},
+    {"id": "actor-00001", "name": "Actor 1", "kind": "person", "country": "RU"},
 ]
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 COPY_TABLE = "bench_copy_rows"
@@ -71,14 +71,14 @@ SCRIPT = str(Path(sys.executable).with_name("backchannel"))
 
 
 @contextmanager
-def database(base: str, label: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database with the two actors registered."""
+def database(base: str, label: str, actors: int = 2) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database with `actors` actors registered."""
     name = f"bench_ingest_{label}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
     try:
-        _prepare(url)
+        _prepare(url, actors)
         yield url
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
@@ -88,19 +88,46 @@ def database(base: str, label: str) -> Iterator[str]:
 
 
 @contextmanager
-def sqlite_database() -> Iterator[str]:
+def sqlite_database(actors: int = 2) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as directory:
         url = f"sqlite:///{directory}/backchannel.sqlite3"
-        _prepare(url)
+        _prepare(url, actors)
         yield url
 
 
-def _prepare(url: str) -> None:
+def cast(count: int) -> list[dict[str, str]]:
+    """`count` actors (at least the two of ACTORS), alternately American and Russian."""
+    return [
+        {
+            "id": f"actor-{n:05d}",
+            "name": f"Actor {n}",
+            "kind": "person",
+            "country": ("US", "RU")[n % 2],
+        }
+        for n in range(max(2, count))
+    ]
+
+
+def spread_body(actors: int) -> Callable[[Any], dict[str, Any]]:
+    """A single event's body between two of `actors` actors drawn at random (with 2, the
+    one channel of `event_body`; with 40, 780 channels), on a day of 2022 drawn at random:
+    most facts arrive backdated in their channel, as events reported late do."""
+    if actors <= 2:
+        return event_body
+
+    def body(rng: Any) -> dict[str, Any]:
+        a, b = rng.sample(range(actors), 2)
+        return {**event_body(rng), "actor": f"actor-{a:05d}", "counterpart": f"actor-{b:05d}"}
+
+    return body
+
+
+def _prepare(url: str, actors: int = 2) -> None:
     settings = Settings(database_url=url, log_level="WARNING")
     migrate(settings)
     app = bootstrap(settings)
     try:
-        for actor in ACTORS:
+        for actor in cast(actors):
             app.register_actor(actor)
     finally:
         app.close()
@@ -234,6 +261,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=5, help="batches per measurement")
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--actors",
+        type=int,
+        default=2,
+        help="single events go between two of this many actors drawn at random (2: one "
+        "busy channel, every fact on it; 40: 780 channels)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--client",
@@ -259,11 +293,14 @@ def main() -> None:
             "lines": args.lines,
             "repeat": args.repeat,
             "client": args.client,
+            "actors": args.actors,
         }
     }
 
+    single_body = spread_body(args.actors)
+
     def post(rng: Any) -> Request:
-        return "POST", "/v1/events", event_body(rng)
+        return "POST", "/v1/events", single_body(rng)
 
     def bare_insert(rng: Any) -> Request:
         return "POST", "/insert", event_body(rng)
@@ -272,7 +309,7 @@ def main() -> None:
         return rate(url, workload, args.clients, args.seconds, client=args.client, **extra)
 
     if "single" not in args.skip:
-        with database(base, "single") as url:
+        with database(base, "single", args.actors) as url:
             from bench.bare import setup as setup_bare
 
             setup_bare(url, rows=1000)
@@ -289,7 +326,10 @@ def main() -> None:
                         lambda: run(plain.url, bare_insert),
                         args.repeat,
                     )
-                with sqlite_database() as lite, serve(lite, projector="embedded") as one:
+                with (
+                    sqlite_database(args.actors) as lite,
+                    serve(lite, projector="embedded") as one,
+                ):
                     figures["single_sqlite_embedded_projector_vs_bare_postgres"] = interleaved(
                         lambda: run(one.url, post, headers=HEADERS),
                         lambda: run(plain.url, bare_insert),
