@@ -22,6 +22,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from heapq import merge
 from itertools import pairwise
 from typing import overload
 
@@ -150,6 +151,15 @@ class KnownFacts(Sequence[RecordedContact]):
             latest_test=_latest(self.tests, p0),
             lapses=[t for kind in recent for t in lapses(kind, window)],
         )
+
+    def deciding_after(self, at: datetime) -> list[RecordedContact]:
+        """The facts after `at` that the verdict depends on (contacts, requests, refusals,
+        tests), in valid-time order: a statement changes only the event count."""
+        parts = [
+            kind[bisect_right(kind, at, key=_valid_from) :]
+            for kind in (self.contacts, self.asks, self.tests)
+        ]
+        return list(merge(*parts, key=_sort_key))
 
     @property
     def kinds(self) -> tuple[list[RecordedContact], list[RecordedContact]]:

@@ -19,6 +19,7 @@ from uuid import UUID
 from domain.events import RecordedContact
 from domain.known import KnownFacts
 from domain.status import (
+    VALID_FROM,
     ChannelStatus,
     Interval,
     Phase,
@@ -154,12 +155,9 @@ def _runs(phases: Sequence[Phase], ordered: Sequence[RecordedContact]) -> Iterat
     for phase in phases:
         if phase.start is None:
             visible = 0
-        elif index is None:
-            index = visible = _visible(ordered, phase.start)
         else:
-            while index < len(ordered) and ordered[index].valid_from <= phase.start:
-                index += 1
-            visible = index
+            # A bisect from the last phase's place: a run of statements costs its log.
+            index = visible = bisect_right(ordered, phase.start, lo=index or 0, key=VALID_FROM)
         if run is not None and run[3] == visible and run[2] == phase.verdict:
             run = (run[0], phase.end, run[2], visible)
             continue
@@ -173,11 +171,6 @@ def _runs(phases: Sequence[Phase], ordered: Sequence[RecordedContact]) -> Iterat
 def timeline_of(parts: Iterable[Segment]) -> list[Interval]:
     """The timeline (domain.status.timeline) read back from a channel's segments."""
     return merge(part.interval for part in parts)
-
-
-def _visible(ordered: Sequence[RecordedContact], at: datetime) -> int:
-    """How many of the facts (in valid-time order) occurred at or before `at`."""
-    return bisect_right(ordered, at, key=_valid_from)
 
 
 def _valid_from(fact: RecordedContact) -> datetime:

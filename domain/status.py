@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import groupby
+from operator import attrgetter
 from uuid import UUID
 
 from domain.events import (
@@ -32,6 +33,8 @@ from domain.known import KnownFacts, Resumption, lapses
 
 DEFAULT_WINDOW = timedelta(days=30)
 LAPSING = CONTACTS | {EventType.HOTLINE_TEST}  # their facts leave the window W after they occur
+DECIDING = CONTACTS | REQUESTS | REFUSALS | {EventType.HOTLINE_TEST}  # what the verdict reads
+VALID_FROM = attrgetter("fact.valid_from")  # a fact's valid time, read in C (sweeps are hot)
 
 
 class Status(StrEnum):
@@ -259,7 +262,7 @@ def sweep_ordered(
         known = ordered if isinstance(ordered, KnownFacts) else KnownFacts(ordered)
         resumed = known.resume(start, window)
         if resumed is not None:
-            return _resumed(known.ordered, window, resumed)
+            return _resumed(known, window, resumed)
     return _from_the_start(ordered, window)
 
 
@@ -267,20 +270,21 @@ def _from_the_start(ordered: Sequence[RecordedContact], window: timedelta) -> It
     contacts = [f for f in ordered if f.type in CONTACTS]
     tests = [f for f in ordered if f.type == EventType.HOTLINE_TEST]
     instants = sorted(
-        {f.valid_from for f in ordered} | {*lapses(contacts, window), *lapses(tests, window)}
+        {*map(VALID_FROM, ordered), *lapses(contacts, window), *lapses(tests, window)}
     )
     yield Phase(Verdict(Status.NO_CONTACT), None, instants[0] if instants else None)
-    yield from _phases(ordered, instants, window, None, [], [], None)
+    deciding = [f for f in ordered if f.type in DECIDING]
+    yield from _phases(deciding, instants, window, None, [], [], None)
 
 
-def _resumed(
-    ordered: Sequence[RecordedContact], window: timedelta, resumed: Resumption
-) -> Iterator[Phase]:
-    following = ordered[resumed.following :]
-    after = {f.valid_from for f in following} | set(resumed.lapses)
+def _resumed(known: KnownFacts, window: timedelta, resumed: Resumption) -> Iterator[Phase]:
+    # Every fact after p0 starts a phase (it changes the event count), but only the
+    # contacts, requests, refusals and tests among them are swept: read from their own
+    # indexes, they cost what they are, not what the channel's statements are.
+    after = {*map(VALID_FROM, known.ordered[resumed.following :]), *resumed.lapses}
     instants = [resumed.at, *sorted(after)]
     return _phases(
-        following,
+        known.deciding_after(resumed.at),
         instants,
         window,
         resumed.last,
@@ -291,7 +295,7 @@ def _resumed(
 
 
 def _phases(
-    ordered: Sequence[RecordedContact],
+    deciding: Sequence[RecordedContact],
     instants: Sequence[datetime],
     window: timedelta,
     last: RecordedContact | None,
@@ -300,9 +304,10 @@ def _phases(
     latest_test: RecordedContact | None,
 ) -> Iterator[Phase]:
     """The phases that begin at `instants`, from the sweep's state with every fact before
-    `ordered` taken in; each of `ordered` is taken in at the phase where it occurs."""
+    `deciding` taken in; each of `deciding` (the facts after, in valid-time order, of the
+    kinds the verdict depends on) is taken in at the phase where it occurs."""
     requests, refusals = list(requests), list(refusals)  # the caller's stay as they were
-    groups = groupby(ordered, key=_valid_from)
+    groups = groupby(deciding, key=_valid_from)
     pending_group = next(groups, None)
     for index, at in enumerate(instants):
         while pending_group is not None and pending_group[0] <= at:

@@ -185,13 +185,15 @@ class Feed:
         if isinstance(item, RecordedTerm | TermRetraction):
             # A term, or its retraction: the term as the API shows it then, and the office
             # channels of its post (the ones a term can change).
-            term_id = item.id if isinstance(item, RecordedTerm) else item.term_id
-            stored = self.readmodel.term(term_id)
-            if stored is None:
-                return None
-            recorded, retraction = stored
-            if isinstance(item, RecordedTerm):  # as it stood then: a retraction comes later
-                retraction = None
+            recorded: RecordedTerm
+            retraction: TermRetraction | None = None
+            if isinstance(item, RecordedTerm):
+                recorded = item
+            else:
+                stored = self.readmodel.term(item.term_id)
+                if stored is None:
+                    return None
+                recorded, retraction = stored[0], item
             office = recorded.term.office
             statuses = [
                 status_view(s)

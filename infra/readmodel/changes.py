@@ -16,7 +16,7 @@ from uuid import UUID
 
 from domain.events import RecordedContact, Retraction
 from domain.offices import RecordedTerm, TermRetraction
-from domain.segments import Segment
+from domain.segments import EARLIEST_INSTANT, Segment
 from infra.readmodel.rows import MAX_TIME, ActorState, lower, micros
 
 SegmentKey = tuple[str, int]  # (channel, valid_from)
@@ -96,15 +96,15 @@ class ChangeSet:
         self, channel: str, at: datetime, before: list[Segment], after: list[Segment]
     ) -> None:
         """From `at` on, `after` is believed instead of `before`; only differences are written."""
-        kept = set(before) & set(after)
+        kept_before, kept_after = _unchanged(before, after)
         since = micros(at)
         writes = self._writes()
         writes.latest[channel] = since
-        for segment in before:
-            if segment not in kept:
+        for index, segment in enumerate(before):
+            if index not in kept_before:
                 writes.close(channel, segment, since)
-        for segment in after:
-            if segment not in kept:
+        for index, segment in enumerate(after):
+            if index not in kept_after:
                 writes.open(channel, segment, since)
 
     def pending_at(self, channel: str, at: datetime) -> bool:
@@ -115,3 +115,35 @@ class ChangeSet:
 
     def rewind(self, channel: str, at: datetime) -> None:
         self.steps.append(Rewind(channel, micros(at)))
+
+
+def _unchanged(before: list[Segment], after: list[Segment]) -> tuple[set[int], set[int]]:
+    """The indexes, in `before` and in `after`, of the segments both hold unchanged.
+
+    Each list is one channel's segments from some valid time on: their starts are
+    distinct and ascending, so a segment can only be kept by the one of the other list
+    that starts where it does. Comparing those pairs (the event count first: a
+    backdated fact changes it for every later segment) costs what the lists are long,
+    without hashing a segment and its evidence.
+    """
+    kept_before: set[int] = set()
+    kept_after: set[int] = set()
+    i = j = 0
+    while i < len(before) and j < len(after):
+        old, new = before[i], after[j]
+        old_start, new_start = _start(old), _start(new)
+        if old_start < new_start:
+            i += 1
+        elif new_start < old_start:
+            j += 1
+        else:
+            if old.event_count == new.event_count and old == new:
+                kept_before.add(i)
+                kept_after.add(j)
+            i += 1
+            j += 1
+    return kept_before, kept_after
+
+
+def _start(segment: Segment) -> datetime:
+    return EARLIEST_INSTANT if segment.start is None else segment.start

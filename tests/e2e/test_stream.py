@@ -149,3 +149,43 @@ def test_a_client_resumes_after_its_last_event_id_and_filters_by_channel(server:
     assert [p for p, _, _ in rest] == list(range(11, 21))
     assert [p for p, _, _ in channel] == positions
     assert {d["channel"] for _, _, d in channel} == {"lloyd-austin~sergei-shoigu"}
+
+
+OFFICE = "us-secretary-of-defense"
+
+
+def test_a_term_and_its_retraction_are_term_messages_with_their_offices_statuses(
+    server: Served,
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        head = int(client.get("/readyz").json()["head"])
+        # the days between two seeded secretaries, given to one of them
+        term = {"person": "lloyd-austin", "from": "2025-01-20", "to": "2025-01-25"}
+        written = client.post(f"/v1/actors/{OFFICE}/terms", json=term, headers=WRITE)
+        assert written.status_code == 201, written.text
+        term_id = written.json()["id"]
+        retracted = client.post(
+            f"/v1/terms/{term_id}/retract", json={"reason": "never appointed"}, headers=WRITE
+        )
+        assert retracted.status_code == 201, retracted.text
+        last = int(retracted.json()["position"])
+
+    async def scenario() -> list[tuple[int, str, dict]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            return await asyncio.wait_for(
+                subscribe(client, last, after=str(head), actor=OFFICE),
+                READ_SECONDS,
+            )
+
+    seen = asyncio.run(scenario())
+    assert [kind for _, kind, _ in seen] == ["term", "term"]
+    (_, _, recorded), (position, _, withdrawn) = seen
+    assert position == last
+    assert recorded["id"] == withdrawn["id"] == term_id
+    assert recorded["retracted"] is None
+    assert withdrawn["retracted"]["reason"] == "never appointed"
+    for data in (recorded, withdrawn):
+        assert data["office"] == OFFICE and data["person"] == "lloyd-austin"
+        channels = [s["channel"] for s in data["statuses"]]
+        assert "ru-minister-of-defence~us-secretary-of-defense" in channels
+        assert all(OFFICE in channel for channel in channels)
