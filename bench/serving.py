@@ -2,7 +2,8 @@
 
 1. `backchannel serve` at `--small` and `--large` events: its RSS once ready and its time
    to the first 200 from /readyz (the ratios large / small should stay near 1).
-2. Single-event ingest at `--clients` clients: req/s of POST /v1/events next to a bare
+2. Single-event ingest at `--clients` clients, in a fresh database of its own (the
+   loaded ones stay as they were loaded): req/s of POST /v1/events next to a bare
    FastAPI + psycopg endpoint doing one INSERT + commit (bench/bare.py), and the
    database transactions per POST (pg_stat_database.xact_commit; bench/transactions.py).
 3. A channel's status at `--clients` clients next to the bare endpoint's one indexed
@@ -330,12 +331,19 @@ def main() -> None:
     def run(url: str, workload: Workload, **extra: Any) -> float:
         return rate(url, workload, args.clients, args.seconds, client=args.client, **extra)
 
+    # Writes go to a database of their own (the two actors registered), so that the
+    # loaded one stays as readmodel.py and rebuild.py expect it when they reuse it.
+    from bench.ingest import database as fresh_database
+
+    with fresh_database(args.database_url.split("?", 1)[0], "serving") as written:
+        setup_bare(written, rows=1000)
+        with serve(written) as one, bare(written) as plain:
+            figures["ingest"] = interleaved(
+                lambda: run(one.url, post, headers=headers),
+                lambda: run(plain.url, bare_insert),
+                args.repeat,
+            )
     with serve(url) as one, bare(url) as plain:
-        figures["ingest"] = interleaved(
-            lambda: run(one.url, post, headers=headers),
-            lambda: run(plain.url, bare_insert),
-            args.repeat,
-        )
         figures["status_read"] = interleaved(
             lambda: run(one.url, status), lambda: run(plain.url, bare_row), args.repeat
         )
