@@ -58,7 +58,9 @@ def _rows(recorder: Any, ids: list[UUID]) -> list[Any]:
             "SELECT originator_id, originator_version, topic, state, notification_id AS position "
             "FROM {0}.{1} WHERE originator_id = ANY(%s)"
         ).format(Identifier(datastore.schema), Identifier(table))
-        with datastore.transaction(commit=False) as c:
+        # Read only, yet committed: at a ROLLBACK psycopg drops every statement it prepared
+        # on the connection (sending DEALLOCATE ALL), a round trip and the plans lost.
+        with datastore.transaction(commit=True) as c:
             c.execute(statement, (ids,))
             return list(c.fetchall())
     marks = ", ".join("?" for _ in ids)
@@ -82,7 +84,9 @@ def versions(recorder: Any, originator_ids: Collection[UUID]) -> dict[UUID, int]
             "SELECT originator_id, max(originator_version) AS version FROM {0}.{1}"
             " WHERE originator_id = ANY(%s) GROUP BY originator_id"
         ).format(Identifier(datastore.schema), Identifier(table))
-        with datastore.transaction(commit=False) as c:
+        # Read only, yet committed: at a ROLLBACK psycopg drops every statement it prepared
+        # on the connection (sending DEALLOCATE ALL), a round trip and the plans lost.
+        with datastore.transaction(commit=True) as c:
             c.execute(statement, (ids,))
             rows = list(c.fetchall())
     else:

@@ -276,9 +276,10 @@ class Projector:
                 try:
                     reported = self._report(reported)  # asks the store for its head
                     self._ensure_listening()
+                    self._drain(self._listener)
                     done = self.step()
                     self._recovered()
-                    if not done:
+                    if done < self.batch_size:  # the read reached the head: wait for news
                         self._idle(self._listener)
                 except Exception as error:
                     self._failed(error, backoff)
@@ -409,17 +410,26 @@ class Projector:
             with suppress(Exception):
                 listener.close()
 
+    @staticmethod
+    def _drain(listener: Any) -> None:
+        """Take the notifications already received: their inserts committed before the
+        read that follows, which sees them; only later ones should wake the projector.
+        (A write poked it and notified it: without this, one read per write was idle.)"""
+        if listener is not None:
+            for _ in listener.notifies(timeout=0):
+                pass
+
     def _idle(self, listener: Any) -> None:
         deadline = time.monotonic() + self.poll_interval
         while not self._stopping.is_set() and time.monotonic() < deadline:
-            if self._wake.is_set():
-                break
             if listener is not None:
+                # The log's own NOTIFY wakes the projector, once per commit: a write's poke
+                # comes before it, and would have it read the log once more for nothing.
                 # A dead connection raises here: the caller retries and listens anew.
                 if any(True for _ in listener.notifies(timeout=0.1, stop_after=1)):
                     break
-            else:
-                self._wake.wait(min(0.1, self.poll_interval))
+            elif self._wake.wait(min(0.1, self.poll_interval)):
+                break
         self._wake.clear()
 
 

@@ -25,7 +25,10 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
 
     @contextmanager
     def _reading(self) -> Iterator[Cursor]:
-        with self.datastore.transaction(commit=False) as c:
+        # Committed, not rolled back: a ROLLBACK makes psycopg drop every statement it
+        # prepared on the connection (and send DEALLOCATE ALL), so the plans of these
+        # reads were never kept. Ending a read-only transaction either way costs the same.
+        with self.datastore.transaction(commit=True) as c:
             # One snapshot for every statement of the read.
             c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield c
