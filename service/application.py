@@ -664,35 +664,37 @@ def registered(profile: ActorProfile, at: datetime) -> Actor.Registered:
 
 def _term_build(term: Term, post: History | None) -> Build:
     """A build recording `term` and adding it to its office's list of terms."""
+    listed = 0 if post is None else post.aggregate.version
+    return lambda stamp: term_events(term, stamp(), listed)
 
-    def build(stamp: Stamp) -> list[Any]:
-        at = stamp()
-        recorded = Tenure.Recorded(  # type: ignore[call-arg]
-            originator_topic=TENURE_TOPIC,
-            originator_id=term.id,
+
+def term_events(term: Term, at: datetime, listed: int) -> list[Any]:
+    """The events that record `term` at `at`: the term itself, and its office's list of
+    terms (`listed` its version now: 0 opens it) with the term added."""
+    recorded = Tenure.Recorded(  # type: ignore[call-arg]
+        originator_topic=TENURE_TOPIC,
+        originator_id=term.id,
+        originator_version=1,
+        timestamp=at,
+        term=term.to_dict(),
+    )
+    if not listed:
+        opened = Post.Opened(  # type: ignore[call-arg]
+            originator_topic=POST_TOPIC,
+            originator_id=post_uuid(term.office),
             originator_version=1,
             timestamp=at,
-            term=term.to_dict(),
+            office=term.office,
+            term_id=term.id,
         )
-        if post is None:
-            listed: Any = Post.Opened(  # type: ignore[call-arg]
-                originator_topic=POST_TOPIC,
-                originator_id=post_uuid(term.office),
-                originator_version=1,
-                timestamp=at,
-                office=term.office,
-                term_id=term.id,
-            )
-        else:
-            listed = Post.TermAdded(  # type: ignore[call-arg]
-                originator_id=post_uuid(term.office),
-                originator_version=post.aggregate.version + 1,
-                timestamp=at,
-                term_id=term.id,
-            )
-        return [recorded, listed]
-
-    return build
+        return [recorded, opened]
+    added = Post.TermAdded(  # type: ignore[call-arg]
+        originator_id=post_uuid(term.office),
+        originator_version=listed + 1,
+        timestamp=at,
+        term_id=term.id,
+    )
+    return [recorded, added]
 
 
 def _recorded_term(history: History) -> tuple[RecordedTerm, TermRetraction | None]:

@@ -45,10 +45,10 @@ from domain.actors import Actor, actor_uuid, check_sector, check_wikidata, parse
 from domain.contacts import Contact
 from domain.errors import DomainError, InvalidFact
 from domain.events import ContactFact, check_response, parse_fact
-from domain.offices import Post, Tenure, Term, parse_term, post_uuid
+from domain.offices import Tenure, Term, parse_term, post_uuid
 from domain.time import format_instant
 from infra.logging import get_logger
-from service.application import POST_TOPIC, TENURE_TOPIC, Backchannel
+from service.application import Backchannel, term_events
 from service.application import registered as registration
 from service.committer import Build
 from service.transfer import (
@@ -625,35 +625,12 @@ def _term_events(
     term = plan.terms[UUID(body["term"]["id"])].term
     if plan.terms[term.id].present:
         return []
-    key = f"post:{term.office}"
+    key = f"post:{term.office}"  # no actor id holds a colon
     if key not in versions:
         versions[key] = len(store.events_of(post_uuid(term.office))) if as_new else 0
+    events = term_events(term, at, versions[key])
     versions[key] += 1
-    recorded = Tenure.Recorded(  # type: ignore[call-arg]
-        originator_topic=TENURE_TOPIC,
-        originator_id=term.id,
-        originator_version=1,
-        timestamp=at,
-        term=term.to_dict(),
-    )
-    listed: Any
-    if versions[key] == 1:
-        listed = Post.Opened(  # type: ignore[call-arg]
-            originator_topic=POST_TOPIC,
-            originator_id=post_uuid(term.office),
-            originator_version=1,
-            timestamp=at,
-            office=term.office,
-            term_id=term.id,
-        )
-    else:
-        listed = Post.TermAdded(  # type: ignore[call-arg]
-            originator_id=post_uuid(term.office),
-            originator_version=versions[key],
-            timestamp=at,
-            term_id=term.id,
-        )
-    return [recorded, listed]
+    return events
 
 
 def import_archive(
