@@ -173,10 +173,6 @@ def timeline_of(parts: Iterable[Segment]) -> list[Interval]:
     return merge(part.interval for part in parts)
 
 
-def _valid_from(fact: RecordedContact) -> datetime:
-    return fact.valid_from
-
-
 def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:
     return fact.sort_key
 

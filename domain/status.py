@@ -307,7 +307,7 @@ def _phases(
     `deciding` taken in; each of `deciding` (the facts after, in valid-time order, of the
     kinds the verdict depends on) is taken in at the phase where it occurs."""
     requests, refusals = list(requests), list(refusals)  # the caller's stay as they were
-    groups = groupby(deciding, key=_valid_from)
+    groups = groupby(deciding, key=VALID_FROM)
     pending_group = next(groups, None)
     for index, at in enumerate(instants):
         while pending_group is not None and pending_group[0] <= at:
@@ -329,10 +329,6 @@ def _phases(
 
 def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:
     return fact.sort_key
-
-
-def _valid_from(fact: RecordedContact) -> datetime:
-    return fact.valid_from
 
 
 def _ids(facts: Iterable[RecordedContact]) -> tuple[UUID, ...]:

@@ -83,6 +83,10 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+# A retraction's record type, and the field naming what it withdraws, by aggregate.
+RETRACTIONS = ((Contact, "retraction", "event"), (Tenure, "term_retraction", "term"))
+
+
 class NotEmpty(DomainError):
     """The store holds records already; a restore needs an empty one."""
 
@@ -168,24 +172,20 @@ def _record_of(event: Any, slugs: dict[UUID, str]) -> dict[str, Any] | None:
         return {"record": "actor_wikidata_changed", **at, "actor": slug, "wikidata": event.wikidata}
     if isinstance(event, Contact.Recorded):
         return {"record": "event", **at, "event": event.fact.to_dict()}
-    if isinstance(event, Contact.Retracted):
-        return {
-            "record": "retraction",
-            **at,
-            "id": str(event.retraction_id),
-            "event": str(event.originator_id),
-            "reason": event.reason,
-        }
     if isinstance(event, Tenure.Recorded):
         return {"record": "term", **at, "term": Term.from_dict(event.term).to_dict()}
-    if isinstance(event, Tenure.Retracted):
-        return {
-            "record": "term_retraction",
-            **at,
-            "id": str(event.retraction_id),
-            "term": str(event.originator_id),
-            "reason": event.reason,
-        }
+    for kind, record, names in (
+        (Contact, "retraction", "event"),
+        (Tenure, "term_retraction", "term"),
+    ):
+        if isinstance(event, kind.Retracted):
+            return {
+                "record": record,
+                **at,
+                "id": str(event.retraction_id),
+                names: str(event.originator_id),  # what it withdraws
+                "reason": event.reason,
+            }
     return None
 
 

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from domain.changes import Revision, Transition
 
 
+KnownAtOption = Annotated[
+    str | None,
+    typer.Option("--known-at", help="What the log held then (a date: its end). Default: now."),
+]
+
+
 def transitions(
     start: Annotated[
         str | None,
@@ -27,10 +33,7 @@ def transitions(
     end: Annotated[
         str | None, typer.Option("--to", help="Inclusive; a date means its end. Default: now.")
     ] = None,
-    known_at: Annotated[
-        str | None,
-        typer.Option("--known-at", help="What the log held then (a date: its end). Default: now."),
-    ] = None,
+    known_at: KnownAtOption = None,
 ) -> None:
     """Print every change of status in valid time (from, to], lapses included."""
     from datetime import UTC, datetime, timedelta

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from service.changes_cli import KnownAtOption
 from service.command_group import CommandGroup
 
 if TYPE_CHECKING:
@@ -70,10 +71,7 @@ def add(
 @terms.command("list")
 def list_terms(
     actor: Annotated[str, typer.Argument(help="An office (its holders) or a person (offices).")],
-    known_at: Annotated[
-        str | None,
-        typer.Option("--known-at", help="What the log held then (a date: its end). Default: now."),
-    ] = None,
+    known_at: KnownAtOption = None,
 ) -> None:
     """Print an office's holders, or a person's offices, by `from`; retracted ones marked."""
     from datetime import UTC, datetime
