@@ -66,6 +66,7 @@ from service.committer import Build, GroupCommit, Stamp
 Clock = Callable[[], datetime]
 Suggest = Callable[[str], list[str]]
 READ_BATCH = 1000
+ACTORS_REMEMBERED = 100_000  # actor ids a process remembers as registered
 CONTACT_TOPIC = get_topic(Contact)
 ACTOR_TOPIC = get_topic(Actor)
 TENURE_TOPIC = get_topic(Tenure)
@@ -223,6 +224,7 @@ class Backchannel(Application[UUID]):
         self.window = window
         self.suggest = suggest  # ids close to an unknown actor's name (from the read model)
         self.written = 0  # the last log position this process appended
+        self._actors_seen: set[UUID] = set()  # aggregate ids of actors known registered
         self.listeners: list[Callable[[int], None]] = []  # told of every append's position
         # Every append goes through it: concurrent writers share transactions, and
         # it stamps their events in log order.
@@ -349,8 +351,12 @@ class Backchannel(Application[UUID]):
         store: the loser re-reads and answers as for a retry.
         """
         facts = self._parse(items)
+        # First without reading the facts' own ids: a new fact's id is not in the log
+        # (the API makes one up when the client gives none), and the store refuses an
+        # id it holds. Refused, the facts are read by id and answered as a retry.
+        read_ids = False
         for attempt in range(3):
-            stored = self._checked(facts)
+            stored = self._checked(facts, read_ids=read_ids)
             for index, fact in enumerate(facts):
                 known = stored.get(fact.id)
                 if known is not None and _fact_of(known) != fact:
@@ -364,6 +370,7 @@ class Backchannel(Application[UUID]):
             except IntegrityError:
                 if attempt == 2:
                     raise
+                read_ids = True
                 continue
             break
         new = {r.domain_event.originator_id: r for r in recordings}
@@ -585,19 +592,36 @@ class Backchannel(Application[UUID]):
             seen.add(fact.id)
         return facts
 
-    def _checked(self, facts: Sequence[ContactFact]) -> dict[UUID, History]:
-        """Check what the facts say of the log, in one read; what the log holds of them."""
-        wanted = {actor_uuid(n) for f in facts for n in (f.actor, f.counterpart)}
-        wanted |= {f.id for f in facts}
-        wanted |= {f.in_response_to for f in facts if f.in_response_to is not None}
+    def _checked(
+        self, facts: Sequence[ContactFact], *, read_ids: bool = True
+    ) -> dict[UUID, History]:
+        """Check what the facts say of the log, in one read; what the log holds of them
+        (of the facts themselves only when `read_ids`).
+
+        Actors are never removed, so one this process has seen registered is not read
+        again; nor is a request that `in_response_to` finds among the facts.
+        """
+        in_batch = {f.id: f for f in facts}
+        actors = {actor_uuid(n) for f in facts for n in (f.actor, f.counterpart)}
+        wanted = actors - self._actors_seen
+        if read_ids:
+            wanted |= in_batch.keys()
+        wanted |= {
+            f.in_response_to
+            for f in facts
+            if f.in_response_to is not None and (read_ids or f.in_response_to not in in_batch)
+        }
         stored = self._histories(wanted)
         for index, fact in enumerate(facts):
             for role in ("actor", "counterpart"):
                 name = getattr(fact, role)
-                actor = stored.get(actor_uuid(name))
+                key = actor_uuid(name)
+                if key in self._actors_seen:
+                    continue
+                actor = stored.get(key)
                 if actor is None or not isinstance(actor.aggregate, Actor):
                     raise UnknownActor(name, self.suggest(name), _at(index, (role,)))
-        in_batch = {f.id: f for f in facts}
+                self._seen(key)
         for index, fact in enumerate(facts):
             target = fact.in_response_to
             if target is None:
@@ -612,6 +636,12 @@ class Backchannel(Application[UUID]):
                     [FieldError(_at(index, e.loc), e.msg) for e in invalid.errors]
                 ) from None
         return {i: h for i, h in stored.items() if isinstance(h.aggregate, Contact)}
+
+    def _seen(self, actor: UUID) -> None:
+        """Remember that the actor `actor` is registered (a bounded memory)."""
+        if len(self._actors_seen) >= ACTORS_REMEMBERED:
+            self._actors_seen.clear()
+        self._actors_seen.add(actor)
 
     def _note(self, recordings: Sequence[Recording[UUID]]) -> int:
         """The last position of what was just appended; listeners hear of it."""
