@@ -10,8 +10,10 @@ read model (service.queries).
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -234,6 +236,10 @@ class Backchannel(Application[UUID]):
             wait_seconds=commit_wait_seconds(self.env),
         )
 
+    def close(self) -> None:
+        self.committer.close()
+        super().close()
+
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder: Transcoder = self.construct_transcoder()
         if self.factory.env.get(self.factory.MAPPER_TOPIC):
@@ -387,12 +393,32 @@ class Backchannel(Application[UUID]):
         return written
 
     def record_fact(self, item: Stated) -> WrittenContact:
-        try:
+        with _one_item():
             return self.record_facts([item])[0]
-        except InvalidFact as invalid:
-            raise InvalidFact([FieldError(e.loc[2:], e.msg) for e in invalid.errors]) from None
-        except UnknownActor as unknown:
-            raise UnknownActor(unknown.actor_id, unknown.suggestions, unknown.loc[2:]) from None
+
+    async def record_fact_async(self, item: Stated) -> WrittenContact:
+        """`record_fact`, awaited. A new fact between actors this process has seen
+        registered, answering no request, needs nothing read from the log: it is
+        appended by the group commit's own thread while the loop goes on. Any other
+        (or one whose id the log holds) takes `record_fact`'s way, in a worker thread.
+        """
+        with _one_item():
+            fact = self._parse([item])[0]
+        known = self._actors_seen
+        if (
+            fact.in_response_to is None
+            and actor_uuid(fact.actor) in known
+            and actor_uuid(fact.counterpart) in known
+        ):
+            try:
+                recordings = await self.committer.append_async(facts_build([fact]))
+            except IntegrityError:
+                pass  # its id is stored: answered below, as a retry is
+            else:
+                event: Any = recordings[0].domain_event
+                contact = RecordedContact(fact, event.timestamp, recordings[0].notification.id)
+                return WrittenContact(True, contact.position, contact)
+        return await asyncio.to_thread(self.record_fact, fact)
 
     def retract(self, event_id: UUID, reason: str) -> WrittenRetraction:
         """Withdraw a fact from now on; a fact is retracted at most once."""
@@ -651,6 +677,17 @@ class Backchannel(Application[UUID]):
             for listener in self.listeners:
                 listener(position)
         return position
+
+
+@contextmanager
+def _one_item() -> Iterator[None]:
+    """Errors about item 0 of a sequence, told as errors about the one item written."""
+    try:
+        yield
+    except InvalidFact as invalid:
+        raise InvalidFact([FieldError(e.loc[2:], e.msg) for e in invalid.errors]) from None
+    except UnknownActor as unknown:
+        raise UnknownActor(unknown.actor_id, unknown.suggestions, unknown.loc[2:]) from None
 
 
 def recorded_event(fact: ContactFact, at: datetime) -> Contact.Recorded:

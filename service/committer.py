@@ -23,10 +23,16 @@ last one it gave: within a process recorded_at strictly increases along the log
 Every wait is bounded: a writer that cannot get its result within `wait_seconds`
 (the store's own timeouts, a few times over) gives up with OperationalError,
 which the API answers with 503, and a build still queued then is withdrawn.
+
+A coroutine appends with `append_async`: it queues its build and awaits the
+outcome, while the committer's own thread (started at the first such append)
+leads the groups that nobody else leads; the event loop never waits for the
+store, and no worker thread is taken per write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -59,20 +65,33 @@ def utc_stamp() -> datetime:
 
 
 class _Ticket:
-    __slots__ = ("build", "error", "events", "finished", "recordings")
+    __slots__ = ("build", "error", "events", "finished", "recordings", "wake")
 
-    def __init__(self, build: Build) -> None:
+    def __init__(self, build: Build, wake: Callable[[], None] | None = None) -> None:
         self.build = build
         self.events: list[Any] = []
         self.recordings: list[Recording[UUID]] = []
         self.error: BaseException | None = None
         self.finished = False
+        self.wake = wake  # told (from the thread that stored it) once it is finished
 
     def fail(self, error: BaseException) -> None:
-        self.error, self.finished = error, True
+        self.error = error
+        self._finish()
 
     def done(self, recordings: list[Recording[UUID]]) -> None:
-        self.recordings, self.finished = recordings, True
+        self.recordings = recordings
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        if self.wake is not None:
+            self.wake()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class GroupCommit:
@@ -98,6 +117,8 @@ class GroupCommit:
         self._last = datetime.min.replace(tzinfo=UTC)
         self.groups = 0  # transactions that stored something
         self.hooks: list[Callable[[int], None]] = []  # told each stored group's writer count
+        self._thread: threading.Thread | None = None  # leads for coroutines
+        self._closed = False
 
     def append(self, build: Build) -> list[Recording[UUID]]:
         """Store what `build` returns, in the next group; its recordings, in event order.
@@ -122,6 +143,66 @@ class GroupCommit:
         if ticket.error is not None:
             raise ticket.error
         return ticket.recordings
+
+    async def append_async(self, build: Build) -> list[Recording[UUID]]:
+        """`append`, awaited: the committer's thread stores the group, the loop goes on."""
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(_settle, finished)
+
+        ticket = _Ticket(build, wake)
+        with self._changed:
+            if self._closed:
+                raise CommitTimeout("the log's committer is closed")
+            self._queue.append(ticket)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="group-commit", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify_all()
+        try:
+            await asyncio.wait_for(asyncio.shield(finished), self.wait_seconds)
+        except TimeoutError:
+            with self._changed:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+            if not ticket.finished:
+                raise CommitTimeout(
+                    f"no answer from the log within {self.wait_seconds:g} s"
+                ) from None
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.recordings
+
+    def close(self) -> None:
+        """Stop the committer's thread (writers already queued are stored first)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.wait_seconds)
+
+    def _serve(self) -> None:
+        """The committer's thread: lead every group that no writer's thread leads."""
+        try:
+            with self._changed:
+                while True:
+                    if self._queue and not self._leading:
+                        self._lead()
+                        continue
+                    if self._closed and not self._queue:
+                        return
+                    self._changed.wait()
+        except BaseException:
+            _log.exception("group commit thread stopped")
+            raise
+        finally:
+            with self._changed:
+                self._thread = None  # the next awaited append starts another
 
     def waiting(self) -> int:
         """How many writers are queued for the next group."""

@@ -92,11 +92,11 @@ def events_page(
     ),
     summary="Append one event",
 )
-def record_event(
+async def record_event(
     body: EventIn, backchannel: Writing, metrics: Metrics, response: Response
 ) -> dict[str, Any]:
     """201 with the stored event and its Location; 200 for a replay; 409 for an id reused."""
-    written = backchannel.record_fact(body.fact())
+    written = await backchannel.record_fact_async(body.fact())
     if written.created:
         metrics.appended([written.contact.type.value])
         response.headers["Location"] = f"/v1/events/{written.contact.id}"
