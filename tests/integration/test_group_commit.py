@@ -213,3 +213,49 @@ def test_many_concurrent_writers_each_get_their_own_answer(backchannel):
     times = [c.recorded_at for c in sorted(record.contacts.values(), key=lambda c: c.position)]
     # Strictly increasing along the log: no two writes of a process share an instant.
     assert all(a < b for a, b in pairwise(times))
+
+
+def test_awaited_writers_share_a_transaction_and_a_stored_id_is_answered_as_a_retry(held):
+    """`record_fact_async` (the single-event POST): facts between actors already seen are
+    queued to the committer's thread while the loop waits, stored together behind a held
+    group, each answered for itself; the same id and content again is a replay, the same
+    id with other content a conflict, whichever way the write went."""
+    import asyncio
+
+    sizes = _group_sizes(held)
+    seen = fact("statement", "2022-03-01")
+    held.record_fact(seen)  # a read of the log by key: both actors are now known registered
+    events = [fact("statement", f"2022-03-{day:02d}") for day in range(2, 8)]
+    changed = {**seen, "summary": "Other words for the same event id."}
+
+    async def writes() -> list[Any]:
+        first = asyncio.ensure_future(held.record_fact_async(events[0]))
+        while not held.held:  # the committer's thread is storing the first, held
+            await asyncio.sleep(0.01)
+        rest = [
+            asyncio.ensure_future(held.record_fact_async(e))
+            for e in [*events[1:], dict(seen)]
+        ]
+        while held.committer.waiting() < len(rest):
+            await asyncio.sleep(0.01)
+        held.release.set()
+        done = await asyncio.gather(first, *rest, return_exceptions=True)
+        try:
+            await held.record_fact_async(changed)
+        except Conflict as conflict:
+            done.append(conflict)
+        return done
+
+    held.holding.set()
+    outcomes = asyncio.run(writes())
+    *fresh, replay, conflict = outcomes
+    assert all(w.created for w in fresh), fresh
+    assert not replay.created and replay.contact.id == UUID(seen["id"])
+    assert isinstance(conflict, Conflict)
+    # The held first, then the five queued behind it and the replay's refused twin (its id
+    # is stored: the group is stored again without it), then the replay read and answered.
+    assert sizes[:3] == [1, 1, 5], sizes
+    positions = sorted(w.position for w in fresh[1:])
+    assert positions == list(range(positions[0], positions[0] + 5))
+    ids = {n.originator_id for n in held.notifications(start=1, limit=1000)}
+    assert {UUID(e["id"]) for e in events} <= ids
