@@ -232,10 +232,7 @@ def test_awaited_writers_share_a_transaction_and_a_stored_id_is_answered_as_a_re
         first = asyncio.ensure_future(held.record_fact_async(events[0]))
         while not held.held:  # the committer's thread is storing the first, held
             await asyncio.sleep(0.01)
-        rest = [
-            asyncio.ensure_future(held.record_fact_async(e))
-            for e in [*events[1:], dict(seen)]
-        ]
+        rest = [asyncio.ensure_future(held.record_fact_async(e)) for e in [*events[1:], dict(seen)]]
         while held.committer.waiting() < len(rest):
             await asyncio.sleep(0.01)
         held.release.set()
