@@ -36,6 +36,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -150,7 +151,8 @@ class GroupCommit:
         finished: asyncio.Future[None] = loop.create_future()
 
         def wake() -> None:
-            loop.call_soon_threadsafe(_settle, finished)
+            with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, finished)
 
         ticket = _Ticket(build, wake)
         with self._changed:
