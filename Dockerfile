@@ -22,7 +22,10 @@ COPY infra ./infra
 COPY service ./service
 COPY seeds ./seeds
 # Editable, so `backchannel seed` finds seeds/ beside the code.
+# Compiled at build time: PYTHONDONTWRITEBYTECODE keeps the running service from writing
+# bytecode, so without it every process would compile what it imports at each start.
 RUN pip install --no-deps -e . \
+    && python -m compileall -q /app/domain /app/infra /app/service \
     && mkdir -p /app/var \
     && chown backchannel:backchannel /app/var
 

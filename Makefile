@@ -33,8 +33,11 @@ install: $(STAMP)
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements-dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@# Compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would
+	@# otherwise compile what it imports again (seconds per CLI run, server, test process).
+	@$(BIN)/python -m compileall -q domain infra service
 	@touch $@
 
 run: install
