@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="run the read model's projector inside `serve` (false when a separate "
         "`backchannel projector` process serves several API workers)",
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry spans and metrics, for a deployment that "
+        "configures an OpenTelemetry SDK (off, a request does not look for one)",
+    )
     stream_send_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
