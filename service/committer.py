@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Recording
@@ -83,6 +83,12 @@ class _Ticket:
     def done(self, recordings: list[Recording[UUID]]) -> None:
         self.recordings = recordings
         self._finish()
+
+    def outcome(self) -> list[Recording[UUID]]:
+        """The recordings of a finished ticket, or the error it failed with."""
+        if self.error is not None:
+            raise self.error
+        return self.recordings
 
     def _finish(self) -> None:
         self.finished = True
@@ -137,13 +143,9 @@ class GroupCommit:
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    if ticket in self._queue:
-                        self._queue.remove(ticket)
-                    raise CommitTimeout(f"no answer from the log within {self.wait_seconds:g} s")
+                    self._give_up(ticket)
                 self._changed.wait(remaining)
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.recordings
+        return ticket.outcome()
 
     async def append_async(self, build: Build) -> list[Recording[UUID]]:
         """`append`, awaited: the committer's thread stores the group, the loop goes on."""
@@ -169,15 +171,15 @@ class GroupCommit:
             await asyncio.wait_for(asyncio.shield(finished), self.wait_seconds)
         except TimeoutError:
             with self._changed:
-                if ticket in self._queue:
-                    self._queue.remove(ticket)
-            if not ticket.finished:
-                raise CommitTimeout(
-                    f"no answer from the log within {self.wait_seconds:g} s"
-                ) from None
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.recordings
+                if not ticket.finished:
+                    self._give_up(ticket)
+        return ticket.outcome()
+
+    def _give_up(self, ticket: _Ticket) -> NoReturn:
+        """Withdraw `ticket` if it is still queued, and say so (the condition held)."""
+        if ticket in self._queue:
+            self._queue.remove(ticket)
+        raise CommitTimeout(f"no answer from the log within {self.wait_seconds:g} s")
 
     def close(self) -> None:
         """Stop the committer's thread (writers already queued are stored first)."""
