@@ -404,12 +404,7 @@ class Backchannel(Application[UUID]):
         """
         with _one_item():
             fact = self._parse([item])[0]
-        known = self._actors_seen
-        if (
-            fact.in_response_to is None
-            and actor_uuid(fact.actor) in known
-            and actor_uuid(fact.counterpart) in known
-        ):
+        if fact.in_response_to is None and not self._to_read([fact], read_ids=False):
             try:
                 recordings = await self.committer.append_async(facts_build([fact]))
             except IntegrityError:
@@ -628,16 +623,7 @@ class Backchannel(Application[UUID]):
         again; nor is a request that `in_response_to` finds among the facts.
         """
         in_batch = {f.id: f for f in facts}
-        actors = {actor_uuid(n) for f in facts for n in (f.actor, f.counterpart)}
-        wanted = actors - self._actors_seen
-        if read_ids:
-            wanted |= in_batch.keys()
-        wanted |= {
-            f.in_response_to
-            for f in facts
-            if f.in_response_to is not None and (read_ids or f.in_response_to not in in_batch)
-        }
-        stored = self._histories(wanted)
+        stored = self._histories(self._to_read(facts, read_ids=read_ids))
         for index, fact in enumerate(facts):
             for role in ("actor", "counterpart"):
                 name = getattr(fact, role)
@@ -662,6 +648,22 @@ class Backchannel(Application[UUID]):
                     [FieldError(_at(index, e.loc), e.msg) for e in invalid.errors]
                 ) from None
         return {i: h for i, h in stored.items() if isinstance(h.aggregate, Contact)}
+
+    def _to_read(self, facts: Sequence[ContactFact], *, read_ids: bool) -> set[UUID]:
+        """The ids `_checked` reads from the log for `facts`: actors not yet seen
+        registered, requests answered from outside the facts, and (`read_ids`) the
+        facts' own ids."""
+        ids = {f.id for f in facts}
+        wanted = {actor_uuid(n) for f in facts for n in (f.actor, f.counterpart)}
+        wanted -= self._actors_seen
+        if read_ids:
+            wanted |= ids
+        wanted |= {
+            f.in_response_to
+            for f in facts
+            if f.in_response_to is not None and (read_ids or f.in_response_to not in ids)
+        }
+        return wanted
 
     def _seen(self, actor: UUID) -> None:
         """Remember that the actor `actor` is registered (a bounded memory)."""
