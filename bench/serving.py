@@ -136,6 +136,7 @@ def bare(url: str) -> Served:
 
 Request = tuple[str, str, dict[str, Any] | None]  # method, path with query, JSON body
 Workload = Callable[[random.Random], Request]
+WARM_UP_SECONDS = 2.0  # untimed, before the first measured round of each server
 SCRIPT_REQUESTS = 4000  # distinct requests a wrk script cycles through
 LAST_CLIENT_CPU: list[float] = []  # the load generator's CPU ms per request, per run
 
@@ -331,6 +332,11 @@ def main() -> None:
     def run(url: str, workload: Workload, **extra: Any) -> float:
         return rate(url, workload, args.clients, args.seconds, client=args.client, **extra)
 
+    def warm(url: str, workload: Workload, **extra: Any) -> None:
+        """An untimed run first: every worker's pool connected and its statements
+        prepared (psycopg prepares one on its fifth use on a connection)."""
+        rate(url, workload, args.clients, WARM_UP_SECONDS, client=args.client, **extra)
+
     # Writes go to a database of their own (the two actors registered), so that the
     # loaded one stays as readmodel.py and rebuild.py expect it when they reuse it.
     from bench.ingest import database as fresh_database
@@ -338,12 +344,16 @@ def main() -> None:
     with fresh_database(args.database_url.split("?", 1)[0], "serving") as written:
         setup_bare(written, rows=1000)
         with serve(written) as one, bare(written) as plain:
+            warm(one.url, post, headers=headers)
+            warm(plain.url, bare_insert)
             figures["ingest"] = interleaved(
                 lambda: run(one.url, post, headers=headers),
                 lambda: run(plain.url, bare_insert),
                 args.repeat,
             )
     with serve(url) as one, bare(url) as plain:
+        warm(one.url, status)
+        warm(plain.url, bare_row)
         figures["status_read"] = interleaved(
             lambda: run(one.url, status), lambda: run(plain.url, bare_row), args.repeat
         )
@@ -351,6 +361,8 @@ def main() -> None:
     figures["transactions_per_post"] = _transactions(args.database_url, 10 if args.smoke else 100)
 
     with serve(url, workers=1) as w1, serve(url, workers=2) as w2:
+        warm(w1.url, status)
+        warm(w2.url, status)
         figures["workers_2_over_1"] = interleaved(
             lambda: run(w2.url, status), lambda: run(w1.url, status), args.repeat
         )

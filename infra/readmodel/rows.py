@@ -66,6 +66,8 @@ class Spelling:
     def __init__(self) -> None:
         self._times: dict[datetime, int] = {}
         self._ids: dict[UUID, str] = {}
+        self._evidence: dict[tuple[UUID, ...], str] = {}  # as JSON lists
+        self._counts: dict[tuple[tuple[str, int], ...], str] = {}  # as JSON objects
 
     def micros(self, at: datetime) -> int:
         value = self._times.get(at)
@@ -79,9 +81,25 @@ class Spelling:
             value = self._ids[id] = str(id)
         return value
 
+    def ids(self, ids: tuple[UUID, ...]) -> str:
+        """A JSON list of ids (consecutive segments share their evidence)."""
+        value = self._evidence.get(ids)
+        if value is None:
+            value = self._evidence[ids] = _ids(ids, self)
+        return value
+
+    def counts(self, counts: tuple[tuple[str, int], ...]) -> str:
+        """Per-actor counts as a JSON object (consecutive segments share them)."""
+        value = self._counts.get(counts)
+        if value is None:
+            value = self._counts[counts] = _counts(counts)
+        return value
+
     def forget(self) -> None:
         self._times.clear()
         self._ids.clear()
+        self._evidence.clear()
+        self._counts.clear()
 
 
 class _Plain(Spelling):
@@ -92,6 +110,12 @@ class _Plain(Spelling):
 
     def text(self, id: UUID) -> str:
         return str(id)
+
+    def ids(self, ids: tuple[UUID, ...]) -> str:
+        return _ids(ids, self)
+
+    def counts(self, counts: tuple[tuple[str, int], ...]) -> str:
+        return _counts(counts)
 
 
 PLAIN = _Plain()
@@ -119,10 +143,14 @@ def segment_row(
         "last_contact": None
         if segment.last_contact is None
         else spelling.text(segment.last_contact),
-        "evidence": _ids(segment.evidence, spelling),
-        "requests": json.dumps(dict(segment.requests)) if segment.requests else "{}",
-        "refusals": json.dumps(dict(segment.refusals)) if segment.refusals else "{}",
+        "evidence": spelling.ids(segment.evidence),
+        "requests": spelling.counts(segment.requests),
+        "refusals": spelling.counts(segment.refusals),
     }
+
+
+def _counts(counts: tuple[tuple[str, int], ...]) -> str:
+    return json.dumps(dict(counts)) if counts else "{}"
 
 
 def _ids(ids: tuple[UUID, ...], spelling: Spelling = PLAIN) -> str:
@@ -169,7 +197,7 @@ def fact_row(
         "valid_from": spelling.micros(fact.valid_from),
         "recorded_at": spelling.micros(contact.recorded_at),
         "position": contact.position,
-        "fact": _compact(fact.to_dict()),
+        "fact": _compact(fact.shape),  # encoded, not changed: no copy (to_dict) needed
     }
 
 
