@@ -202,6 +202,24 @@ GENERATION_TABLES = (
 )
 
 
+def postgres_types(table: Table, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The PostgreSQL type of each of `names`, as a binary COPY of `table` declares them."""
+    kinds = []
+    for name in names:
+        kind = table.columns[name].type
+        if isinstance(kind, BigInteger):
+            kinds.append("int8")
+        elif isinstance(kind, Integer):
+            kinds.append("int4")
+        elif isinstance(kind, Text):
+            kinds.append("text")
+        elif isinstance(kind, String):
+            kinds.append("varchar")
+        else:
+            raise TypeError(f"{table.name}.{name}: no binary COPY type for {kind!r}")
+    return tuple(kinds)
+
+
 def columns(table: Table, *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The names of `table`'s columns, in declaration order, but those `without`."""
     return tuple(c.name for c in table.columns if c.name not in without)
