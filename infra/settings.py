@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     min_position_wait_seconds: float = 5.0
     embedded_projector: bool = Field(
         default=True,
-        description="run the read model's projector inside `serve` (false when a separate "
-        "`backchannel projector` process serves several API workers)",
+        description="`serve` runs the read model's projector itself (on PostgreSQL in its "
+        "supervising process, beside its API workers); false when a separate "
+        "`backchannel projector` process keeps the read model",
     )
     opentelemetry: bool = Field(
         default=False,

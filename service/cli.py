@@ -505,8 +505,8 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            help="API worker processes; with more than one, this process runs the one "
-            "projector they all read from.",
+            help="API worker processes; on PostgreSQL, or with more than one, each is a "
+            "process of its own and this one runs the projector they all read from.",
             min=1,
         ),
     ] = 1,
@@ -516,7 +516,9 @@ def serve(
     from service.bootstrap import bootstrap
 
     settings = _settings()
-    if workers > 1:
+    # On PostgreSQL the projector never shares an interpreter with the requests: on a
+    # busy channel its batches would hold the GIL the API's threads wait for.
+    if workers > 1 or (settings.is_postgres and settings.embedded_projector):
         _serve_workers(settings, host, port, workers)
         return
     with _reported():
@@ -535,9 +537,9 @@ def serve(
 
 
 def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
-    """N uvicorn workers, each a stateless reader of the read model, and one projector
-    (here, in the supervisor) keeping the read model current for all of them; none
-    with BACKCHANNEL_EMBEDDED_PROJECTOR=false, when `backchannel projector` runs apart."""
+    """N uvicorn workers (one or more), each a stateless reader of the read model, and one
+    projector (here, in the supervisor) keeping the read model current for all of them;
+    none with BACKCHANNEL_EMBEDDED_PROJECTOR=false, when `backchannel projector` runs apart."""
     import os
     import socket
 

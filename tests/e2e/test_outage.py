@@ -212,7 +212,7 @@ def up_to_date(url: str) -> bool:
     return answer.status_code == 200 and answer.json().get("lag") == 0
 
 
-@pytest.mark.parametrize("embedded", [True, False], ids=["in-process", "standalone"])
+@pytest.mark.parametrize("embedded", [True, False], ids=["inside-serve", "standalone"])
 def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_write(
     store: Settings, throwaway_postgres: ThrowawayServer, tmp_path: Path, embedded: bool
 ) -> None:
