@@ -547,16 +547,22 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     from uvicorn.supervisors import Multiprocess
 
     from infra.store import describe
+    from service.beacon import ENVIRONMENT as BEACON_FILE
+    from service.beacon import Beacon
     from service.projector import Projector
 
-    projector = None
+    projector = beacon = None
     if settings.embedded_projector:
         with _reported():
             projector = Projector(settings)
+        # The workers' /readyz tells how it is doing (service.beacon).
+        beacon = Beacon(projector.health)
+        os.environ[BEACON_FILE] = str(beacon.path)
     # The workers are fresh processes that read their settings from the environment.
     os.environ["BACKCHANNEL_EMBEDDED_PROJECTOR"] = "false"
-    if projector is not None:
+    if projector is not None and beacon is not None:
         projector.start()
+        beacon.start()
     try:
         _log().info("serving", host=host, port=port, workers=workers, database=describe(settings))
         config = uvicorn.Config(
@@ -577,6 +583,8 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
             listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         Multiprocess(config, sockets=[listening]).run()
     finally:
+        if beacon is not None:
+            beacon.stop()
         if projector is not None:
             projector.stop()
 

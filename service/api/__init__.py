@@ -23,6 +23,7 @@ from service.api.openapi import openapi_document
 from service.api.readiness import Readiness
 from service.api.security import SecurityHeaders
 from service.application import Backchannel
+from service.beacon import RemoteHealth
 from service.bootstrap import service
 from service.feed import Feed
 
@@ -43,7 +44,10 @@ def create_app(settings: Settings, backchannel: Backchannel | None = None) -> Fa
     # current itself, else a separate `backchannel projector` does.
     parts = service(settings, backchannel)
     application, readmodel, projector = parts.app, parts.readmodel, parts.projector
-    readiness = Readiness(settings, application, readmodel, projector)
+    # A worker of `serve` reads its supervisor's projector's health (service.beacon).
+    readiness = Readiness(
+        settings, application, readmodel, projector or RemoteHealth.from_environment()
+    )
     # The stream follows the read model's position (whoever projects); this process's
     # projector, when it runs one, wakes it as each batch commits.
     feed = Feed(application, readmodel)

@@ -4,8 +4,9 @@
 checks (the log's head, the schema, the read model's position) run in a worker
 thread and are given up on after `CHECK_SECONDS`; at most one such check is in
 flight, so a hung database does not pile up threads. The verdict is not ready
-when the store is unreachable or behind on its schema, when the in-process
-projector is not running or has lost the store, when there is lag but the read
+when the store is unreachable or behind on its schema, when the projector this
+process runs, or its `serve` supervisor runs for it (service.beacon), is not running
+or has lost the store, when there is lag but the read
 model has not advanced for `projector_stall_seconds`, and while the read model
 has not yet caught up with the log as it stood at start-up.
 
@@ -23,7 +24,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from fastapi import Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -33,8 +34,15 @@ from infra import schema
 from infra.settings import Settings
 from service.api.errors import NOT_CAUGHT_UP, NOT_READY, ApiProblem
 from service.application import Backchannel
-from service.projector import Projector
+from service.projector import Health
 from service.queries import ReadModel
+
+
+class HealthSource(Protocol):
+    """Whatever tells the projector's health: the projector itself, or its beacon."""
+
+    def health(self) -> Health: ...
+
 
 CHECK_SECONDS = 1.5  # the store's checks are given up on after this (readyz answers in < 2 s)
 POSITION_HEADER = "X-Backchannel-Position"
@@ -111,14 +119,15 @@ class Progress:
 
 
 class Readiness:
-    """The readiness of one app: its store, its read model and (if in-process) its projector."""
+    """The readiness of one app: its store, its read model and (when this process or its
+    supervisor runs one) its projector."""
 
     def __init__(
         self,
         settings: Settings,
         backchannel: Backchannel,
         readmodel: ReadModel,
-        projector: Projector | None,
+        projector: HealthSource | None,
         *,
         check_seconds: float = CHECK_SECONDS,
     ) -> None:
@@ -325,7 +334,7 @@ class ReadinessCollector(Collector):
         health = projector.health()
         state = GaugeMetricFamily(
             "backchannel_projector_state",
-            "The in-process projector's state (1 for the current one)",
+            "The state of the projector this process (or its supervisor) runs: 1 for the current",
             labels=["state"],
         )
         for name in self.STATES:
