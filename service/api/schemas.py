@@ -561,8 +561,9 @@ class ReadyOut(BaseModel):
     )
     projector: Literal["starting", "running", "external"] | None = Field(
         default=None,
-        description="the in-process projector's state, or `external` when a separate "
-        "`backchannel projector` process keeps the read model",
+        description="the state of the projector this process runs, or `serve` runs beside "
+        "its workers; `external` when a separate `backchannel projector` process keeps the "
+        "read model",
     )
 
 
