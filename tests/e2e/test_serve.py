@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from infra.settings import Settings
@@ -99,3 +102,41 @@ def test_serve_refuses_an_unmigrated_store_with_one_clear_line(store_url: str) -
     assert finished.returncode != 0
     assert "run `backchannel migrate`" in finished.stderr
     assert "Traceback" not in finished.stderr + finished.stdout
+
+
+def readiness(url: str) -> tuple[int, dict[str, object]]:
+    answer = httpx.get(f"{url}/readyz", timeout=5)
+    return answer.status_code, answer.json()
+
+
+def readiness_becomes(url: str, status: int, timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        code, body = readiness(url)
+        if code == status:
+            return body
+        assert time.monotonic() < deadline, f"/readyz stayed {code}: {body}"
+        time.sleep(0.2)
+
+
+def test_a_worker_reports_the_projector_serve_runs_beside_it(
+    settings: Settings, server: Served
+) -> None:
+    """On PostgreSQL the API runs in a worker process and the projector in `serve`'s own;
+    the worker's /readyz tells how that projector is doing (service.beacon), and a `serve`
+    that stops telling (here: stopped by SIGSTOP) reads as a projector not running."""
+    if not settings.is_postgres:
+        pytest.skip("serve runs its projector apart from the API on PostgreSQL")
+    supervisor = psutil.Process(server.process.pid)
+    workers = [
+        c for c in supervisor.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())
+    ]
+    assert len(workers) == 1, server.output()
+    assert readiness_becomes(server.url, 200, 30)["projector"] == "running"
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        stopped = readiness_becomes(server.url, 503, 15)
+        assert stopped["reason"] == "projector_not_running", stopped
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert readiness_becomes(server.url, 200, 15)["projector"] == "running"
