@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,16 +73,7 @@ def decode(data: bytes, *, now: float, monotonic: float) -> Health:
 
 
 def _stopped(health: Health, why: str) -> Health:
-    return Health(
-        state="stopped",
-        position=health.position,
-        last_error=why,
-        error_type=None,
-        last_advance=health.last_advance,
-        last_progress=health.last_progress,
-        failures=health.failures,
-        listening=False,
-    )
+    return replace(health, state="stopped", last_error=why, error_type=None, listening=False)
 
 
 class Beacon:

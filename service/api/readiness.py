@@ -5,10 +5,10 @@ checks (the log's head, the schema, the read model's position) run in a worker
 thread and are given up on after `CHECK_SECONDS`; at most one such check is in
 flight, so a hung database does not pile up threads. The verdict is not ready
 when the store is unreachable or behind on its schema, when the projector this
-process runs, or its `serve` supervisor runs for it (service.beacon), is not running
-or has lost the store, when there is lag but the read
-model has not advanced for `projector_stall_seconds`, and while the read model
-has not yet caught up with the log as it stood at start-up.
+process runs, or its `serve` supervisor runs for it (service.beacon), is not
+running or has lost the store, when there is lag but the read model has not
+advanced for `projector_stall_seconds`, and while the read model has not yet
+caught up with the log as it stood at start-up.
 
 `Readiness.stamp()` is the projected reads' side: it marks an answer with the
 position it reflects and its lag, and refuses (503) while the read model is
@@ -85,6 +85,11 @@ class Verdict:
     @property
     def ready(self) -> bool:
         return self.reason is None
+
+
+def _state(health: Health | None) -> str:
+    """The projector's state as an answer gives it; `external` when none reports here."""
+    return "external" if health is None else health.state
 
 
 class StoreCheckFailed(Exception):
@@ -168,20 +173,19 @@ class Readiness:
         try:
             observed = self._bounded(self._observe)
         except StoreCheckFailed as failed:
-            return Verdict(failed.reason, failed.detail, projector=self._projector_state())
+            return Verdict(failed.reason, failed.detail, projector=_state(self._health()))
         self.progress.observe(observed.position, observed.head)
         caught_up = self._caught_up(observed.position, observed.head)
         return self._judge(observed, caught_up)
 
     def _judge(self, observed: Observed, caught_up: bool) -> Verdict:
-        projector = self._projector_state()
-        last_progress, progressed_at = self._last_progress()
+        health = self._health()  # read once: every part of the verdict tells the same state
+        last_progress, progressed_at = self._last_progress(health)
 
         def verdict(reason: Reason | None, detail: str) -> Verdict:
-            return Verdict(reason, detail, observed, last_progress, projector)
+            return Verdict(reason, detail, observed, last_progress, _state(health))
 
-        if self.projector is not None:
-            health = self.projector.health()
+        if health is not None:
             if health.state == "stopped":
                 after = f" (it stopped after {health.error_type})" if health.error_type else ""
                 return verdict("projector_not_running", f"the projector is not running{after}")
@@ -200,15 +204,13 @@ class Readiness:
             return verdict("catching_up", "the read model is catching up with the log")
         return verdict(None, "ready")
 
-    def _projector_state(self) -> str:
-        return "external" if self.projector is None else self.projector.health().state
+    def _health(self) -> Health | None:
+        return None if self.projector is None else self.projector.health()
 
-    def _last_progress(self) -> tuple[datetime | None, float]:
+    def _last_progress(self, health: Health | None) -> tuple[datetime | None, float]:
         """When the read model last advanced (wall clock) and last progressed (monotonic)."""
-        if self.projector is not None:
-            health = self.projector.health()
-            if health.last_progress is not None:
-                return health.last_advance, health.last_progress
+        if health is not None and health.last_progress is not None:
+            return health.last_advance, health.last_progress
         return self.progress.wall, self.progress.at
 
     def _observe(self) -> Observed:
