@@ -11,7 +11,7 @@ segments merged by status. Nothing here decides a status: the sweep does.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -193,19 +193,24 @@ def answer(
     known_at: datetime,
     window: timedelta,
     last_contact: RecordedContact | None,
-    window_facts: Iterable[RecordedContact],
+    window_facts: Iterable[RecordedContact] = (),
+    recent_counts: Mapping[str, int] | None = None,
 ) -> ChannelStatus:
     """The status answer at (as_of, known_at) from the segment that contains `as_of`.
 
     `segment` is None when nothing about the channel was known at `known_at`.
-    `last_contact` is the fact the segment names; `window_facts` are the facts
-    known at `known_at` that occurred within the window up to `as_of` (a
-    superset is fine: `recent` picks its own). `events` is left empty: the
-    read model answers without loading a channel's whole history.
+    `last_contact` is the fact the segment names. `recent` comes either counted
+    already (`recent_counts`: events per type known at `known_at` that occurred
+    within the window up to `as_of`, as domain.status.recent counts them) or from
+    `window_facts`, the facts known at `known_at` that occurred within the window
+    up to `as_of` (a superset is fine: `recent` picks its own). `events` is left
+    empty: the read model answers without loading a channel's whole history.
     """
     if segment is None:
         return channel_status(channel, [], [], as_of=as_of, known_at=known_at, window=window)
-    visible = [f for f in window_facts if f.valid_from <= as_of]
+    if recent_counts is None:
+        visible = [f for f in window_facts if f.valid_from <= as_of]
+        recent_counts = recent(visible, as_of, window)
     return ChannelStatus(
         channel=channel,
         as_of=as_of,
@@ -215,7 +220,7 @@ def answer(
         last_contact=last_contact,
         requests_since_contact=dict(segment.requests),
         refusals_since_contact=dict(segment.refusals),
-        recent=recent(visible, as_of, window),
+        recent=dict(sorted(recent_counts.items())),
         event_count=segment.event_count,
         evidence=segment.evidence,
     )

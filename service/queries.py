@@ -353,7 +353,7 @@ class ReadModel:
             known_at=known_at,
             window=self.window,
             last_contact=found.last_contact,
-            window_facts=found.window_facts,
+            recent_counts=found.recent,
         )
 
     def _check(self, window: timedelta | None) -> None:

@@ -1,7 +1,7 @@
 """Reads on PostgreSQL in one statement each: one snapshot, one round trip.
 
 A statement sees one snapshot of the database, so a status or a page of the
-board is read whole — segment, last contact and the facts in the window, as
+board is read whole — segment, last contact and the counts of the window, as
 JSON — without a transaction around several statements.
 """
 
@@ -19,14 +19,13 @@ from infra.readmodel.countries import BETWEEN
 from infra.readmodel.reads import (
     OFFICE_PAIRS,
     SEGMENT_COLUMNS,
-    SKETCH,
     ChannelRead,
     Found,
     Live,
     ViewReads,
     Window,
 )
-from infra.readmodel.rows import Row, actor_from, contact_from, segment_from, sketch_from
+from infra.readmodel.rows import Row, actor_from, contact_from, segment_from
 
 LIVE = "live AS (SELECT generation, window_us FROM projection_generations WHERE state = 'live')"
 SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
@@ -35,24 +34,20 @@ SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
     "AND t.valid_from <= %(a)s AND t.known_from <= %(k)s AND t.known_to > %(k)s "
     "ORDER BY t.valid_from DESC LIMIT 1"
 )
-WINDOW_FACTS = (  # the facts known at known_at in the window up to as_of, as a JSON list:
-    # the channel's own, and those of others the office rule counts for it then
-    "(SELECT json_agg(x.item) FROM ("
-    "SELECT json_build_array("
-    + ", ".join(f"f.{k}" for k in SKETCH)
-    + ") AS item FROM channel_facts AS f "
+RECENT = (  # the events per type known at known_at in the window up to as_of, as a JSON
+    # object: the channel's own, and those of others the office rule counts for it then
+    "(SELECT json_object_agg(x.type, x.n) FROM (SELECT y.type, COUNT(*) AS n FROM ("
+    "SELECT f.type FROM channel_facts AS f "
     "WHERE f.generation = live.generation AND f.channel = s.channel "
-    "AND f.valid_from >= %(lo)s AND f.valid_from <= %(a)s AND f.recorded_at <= %(k)s "
+    "AND f.valid_from > %(lo)s AND f.valid_from <= %(a)s AND f.recorded_at <= %(k)s "
     "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s) "
-    "UNION ALL SELECT json_build_array("
-    + ", ".join(f"f.{k}" for k in SKETCH)
-    + ") FROM channel_members AS m JOIN channel_facts AS f "
+    "UNION ALL SELECT f.type FROM channel_members AS m JOIN channel_facts AS f "
     "ON f.generation = m.generation AND f.event_id = m.event_id "
     "WHERE m.generation = live.generation AND m.channel = s.channel "
-    "AND m.valid_from >= %(lo)s AND m.valid_from <= %(a)s "
+    "AND m.valid_from > %(lo)s AND m.valid_from <= %(a)s "
     "AND m.known_from <= %(k)s AND m.known_to > %(k)s "
     "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
-    ") AS x) AS window_facts"
+    ") AS y GROUP BY y.type) AS x) AS recent"
 )
 COMPLETE = (  # each segment with its last contact and window facts
     "SELECT live.generation AS live_generation, live.window_us, s.*, {window}, "
@@ -91,7 +86,7 @@ class PostgresReads(ViewReads):
     def status_of(self, channel: str, at: Window) -> tuple[Live | None, Found]:
         segment = SEGMENT_AT.format(columns=COLUMNS, generation="live.generation", channel="%(c)s")
         statement = COMPLETE.format(
-            window=WINDOW_FACTS, segments=f"LEFT JOIN LATERAL ({segment}) AS s ON true"
+            window=RECENT, segments=f"LEFT JOIN LATERAL ({segment}) AS s ON true"
         )
         rows = self._query(f"WITH {LIVE} {statement}", {**self._params(at), "c": channel})
         if not rows:
@@ -123,9 +118,7 @@ class PostgresReads(ViewReads):
             + "ORDER BY ch.channel "
             + ("LIMIT %(limit)s" if limit is not None else "")
         )
-        statement = COMPLETE.format(
-            window=WINDOW_FACTS, segments=f"CROSS JOIN LATERAL ({page}) AS s"
-        )
+        statement = COMPLETE.format(window=RECENT, segments=f"CROSS JOIN LATERAL ({page}) AS s")
         params = {
             **self._params(at),
             "after": after or "",
@@ -176,7 +169,7 @@ class PostgresReads(ViewReads):
             f"SELECT live.generation AS live_generation, live.window_us, {tracked}, {head}, "
             "(SELECT row_to_json(f) FROM first AS f) AS first, "
             "(SELECT row_to_json(x) FROM second AS x) AS second, "
-            f"s.*, {WINDOW_FACTS}, c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, "
+            f"s.*, {RECENT}, c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, "
             "c.position AS contact_position "
             "FROM (SELECT 1) AS one LEFT JOIN live ON true LEFT JOIN pair ON true "
             f"LEFT JOIN LATERAL ({segment}) AS s ON true "
@@ -230,7 +223,4 @@ def _found(row: Row, channel: str) -> Found:
                 "position": row["contact_position"],
             }
         )
-    nearby = [
-        sketch_from(dict(zip(SKETCH, item, strict=True))) for item in row["window_facts"] or ()
-    ]
-    return Found(channel, segment_from(row), contact, nearby)
+    return Found(channel, segment_from(row), contact, row["recent"] or {})

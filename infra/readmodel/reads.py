@@ -26,16 +26,16 @@ from infra.readmodel.rows import (
     event_from,
     micros,
     segment_from,
-    sketch_from,
     term_from,
 )
-from infra.readmodel.tables import RETRACTION, columns, facts, segments
+from infra.readmodel.tables import columns, facts, segments
 
 SEGMENT_COLUMNS = ", ".join(columns(segments, without=("generation",)))
-SKETCH = columns(facts, without=("generation", "fact", *RETRACTION))  # what the rule reads
-SKETCH_COLUMNS = ", ".join(SKETCH)
-MEMBER_SKETCH = ", ".join(f"f.{c}" for c in SKETCH)
 EVENT_COLUMNS = ", ".join(columns(facts, without=("generation",)))
+# A fact counts in `recent` while it is within the window W before as_of:
+# as_of - W < valid_from <= as_of (domain.status.recent), `lo` being as_of - W.
+IN_WINDOW = "valid_from > %(lo)s AND valid_from <= %(a)s"
+MEMBER_IN_WINDOW = "m.valid_from > %(lo)s AND m.valid_from <= %(a)s"
 KNOWN = "recorded_at <= %(k)s AND (retracted_at IS NULL OR retracted_at > %(k)s)"
 LIVE_GENERATION = "(SELECT generation FROM projection_generations WHERE state = 'live')"
 OFFICE = ActorKind.OFFICE.value
@@ -116,7 +116,7 @@ class Found:
     channel: str
     segment: Segment | None
     last_contact: RecordedContact | None = None
-    window_facts: list[RecordedContact] = field(default_factory=list)
+    recent: dict[str, int] = field(default_factory=dict)  # events per type in the window
 
 
 @dataclass(frozen=True)
@@ -465,13 +465,13 @@ class ViewReads(ViewBase):
         contacts = self._contacts(
             c, generation, [str(s.last_contact) for _, s in segments if s.last_contact]
         )
-        nearby = self._window_facts(c, generation, at, [ch for ch, _ in segments])
+        recent = self._recent(c, generation, at, [ch for ch, _ in segments])
         return [
             Found(
                 channel,
                 segment,
                 contacts.get(str(segment.last_contact)) if segment.last_contact else None,
-                nearby.get(channel, []),
+                recent.get(channel, {}),
             )
             for channel, segment in segments
         ]
@@ -491,36 +491,34 @@ class ViewReads(ViewBase):
         )
         return {row["event_id"]: contact_from(row) for row in c.fetchall()}
 
-    def _window_facts(
+    def _recent(
         self, c: Cursor, generation: int, at: Window, channels: list[str]
-    ) -> dict[str, list[RecordedContact]]:
+    ) -> dict[str, dict[str, int]]:
+        """Per channel, its events per type known at known_at that occurred within the
+        window up to as_of (domain.status.recent), counted by the database: its own, and
+        those of others the office rule counts for it then."""
         condition, params = self._in("channel", "c", channels)
         params.update(at.params(generation), lo=at.as_of - at.window)
-        c.execute(
-            self._sql(
-                f"SELECT {SKETCH_COLUMNS} FROM channel_facts WHERE generation = %(g)s "
-                f"AND {condition} AND valid_from >= %(lo)s AND valid_from <= %(a)s AND {KNOWN}"
-            ),
-            params,
-        )
-        found: dict[str, list[RecordedContact]] = defaultdict(list)
-        for row in c.fetchall():
-            found[row["channel"]].append(sketch_from(row))
         member_of, _ = self._in("m.channel", "c", channels)
         c.execute(
             self._sql(
-                f"SELECT m.channel AS member_channel, {MEMBER_SKETCH} FROM channel_members AS m "
+                "SELECT x.channel, x.type, COUNT(*) AS n FROM ("
+                "SELECT channel, type FROM channel_facts WHERE generation = %(g)s "
+                f"AND {condition} AND {IN_WINDOW} AND {KNOWN} "
+                "UNION ALL "
+                "SELECT m.channel, f.type FROM channel_members AS m "
                 "JOIN channel_facts AS f ON f.generation = m.generation "
                 "AND f.event_id = m.event_id "
-                f"WHERE m.generation = %(g)s AND {member_of} "
-                "AND m.valid_from >= %(lo)s AND m.valid_from <= %(a)s "
+                f"WHERE m.generation = %(g)s AND {member_of} AND {MEMBER_IN_WINDOW} "
                 "AND m.known_from <= %(k)s AND m.known_to > %(k)s "
                 "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
+                ") AS x GROUP BY x.channel, x.type"
             ),
             params,
         )
+        found: dict[str, dict[str, int]] = defaultdict(dict)
         for row in c.fetchall():
-            found[row["member_channel"]].append(sketch_from(row))
+            found[row["channel"]][row["type"]] = row["n"]
         return found
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import assert_problem, post_event
+from tests.api.conftest import WRITE, assert_problem, post_event
 from tests.factories import fact
 
 ARTICLE_DAY = "2022-03-24"
@@ -172,3 +172,28 @@ def test_a_position_not_reached_in_time_is_503_with_retry_after(make_client: Any
     problem = assert_problem(answer, 503)
     assert answer.headers["retry-after"] == "1"
     assert problem["position"] == 0
+
+
+def test_recent_counts_the_events_within_the_window_before_as_of(cast: TestClient) -> None:
+    # W is 30 days: as of 2022-01-31T00:00Z the window is (2022-01-01T00:00Z, as_of].
+    for kind, at in [
+        ("statement", "2022-01-01T00:00:00Z"),  # exactly W before: out
+        ("call_requested", "2022-01-01T00:00:01Z"),
+        ("statement", "2022-01-15T00:00:00Z"),
+        ("call_held", "2022-01-31T00:00:00Z"),  # at as_of: in
+        ("statement", "2022-01-31T00:00:01Z"),  # after as_of: not yet
+    ]:
+        post_event(cast, fact(kind, at))
+    as_of = "2022-01-31T00:00:00Z"
+    expected = {"call_held": 1, "call_requested": 1, "statement": 1}
+    assert status(cast, "lloyd-austin", "sergei-shoigu", as_of=as_of)["recent"] == expected
+    board = cast.get("/v1/channels", params={"as_of": as_of})
+    assert board.status_code == 200, board.text
+    (row,) = [c for c in board.json()["items"] if c["channel"] == "lloyd-austin~sergei-shoigu"]
+    assert row["recent"] == expected
+    retracted = post_event(cast, fact("statement", "2022-01-20T00:00:00Z"))
+    gone = cast.post(
+        f"/v1/events/{retracted['id']}/retract", json={"reason": "misdated"}, headers=WRITE
+    )
+    assert gone.status_code == 201, gone.text
+    assert status(cast, "lloyd-austin", "sergei-shoigu", as_of=as_of)["recent"] == expected
