@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Generic, TypeVar, overload
 from urllib.parse import urlparse
 from uuid import UUID
@@ -297,6 +298,12 @@ class RecordedContact:
     def sort_key(self) -> tuple[datetime, str]:
         """Order in valid time that does not depend on arrival order."""
         return (self.fact.valid_from, str(self.fact.id))
+
+
+# A fact's valid time and its sort key, read in C (the sweeps' bisects and sorts are hot);
+# both are cached on first use, so a later read is a dictionary lookup.
+VALID_FROM = attrgetter("fact.valid_from")
+SORT_KEY = attrgetter("sort_key")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,15 @@ from heapq import merge
 from itertools import pairwise
 from typing import overload
 
-from domain.events import CONTACTS, REFUSALS, REQUESTS, EventType, RecordedContact
+from domain.events import (
+    CONTACTS,
+    REFUSALS,
+    REQUESTS,
+    SORT_KEY,
+    VALID_FROM,
+    EventType,
+    RecordedContact,
+)
 
 ASKS = REQUESTS | REFUSALS
 
@@ -61,7 +69,7 @@ class KnownFacts(Sequence[RecordedContact]):
     __slots__ = ("asks", "contacts", "ordered", "tests")
 
     def __init__(self, facts: Iterable[RecordedContact] = ()) -> None:
-        self.ordered: list[RecordedContact] = sorted(facts, key=_sort_key)
+        self.ordered: list[RecordedContact] = sorted(facts, key=SORT_KEY)
         self.contacts = [f for f in self.ordered if f.type in CONTACTS]
         self.asks = [f for f in self.ordered if f.type in ASKS]
         self.tests = [f for f in self.ordered if f.type == EventType.HOTLINE_TEST]
@@ -91,12 +99,12 @@ class KnownFacts(Sequence[RecordedContact]):
     def add(self, fact: RecordedContact) -> None:
         """Take in a fact (one not already among them)."""
         for facts in self._lists(fact):
-            insort(facts, fact, key=_sort_key)
+            insort(facts, fact, key=SORT_KEY)
 
     def remove(self, fact: RecordedContact) -> None:
         """Let go of a fact (one among them: a retraction withdrew it)."""
         for facts in self._lists(fact):
-            index = bisect_left(facts, fact.sort_key, key=_sort_key)
+            index = bisect_left(facts, fact.sort_key, key=SORT_KEY)
             if index == len(facts) or facts[index].id != fact.id:
                 raise ValueError(f"fact {fact.id} is not known")
             del facts[index]
@@ -122,7 +130,7 @@ class KnownFacts(Sequence[RecordedContact]):
         lapses (see `lapses`) of the contacts and tests of the window before p0.
         """
         ordered = self.ordered
-        index = bisect_right(ordered, start, key=_valid_from)
+        index = bisect_right(ordered, start, key=VALID_FROM)
         if not index:
             return None
         p0 = ordered[index - 1].valid_from
@@ -130,21 +138,21 @@ class KnownFacts(Sequence[RecordedContact]):
             # Of the facts of a kind that lapse by `start`, only the last to occur may
             # lapse after the last fact by `start` does: an earlier one lapses before that
             # last one occurs, or while a later one of its kind stands.
-            found = bisect_right(kind, start - window, key=_valid_from)
+            found = bisect_right(kind, start - window, key=VALID_FROM)
             if found:
                 lapse = kind[found - 1].valid_from + window
                 if (found == len(kind) or kind[found].valid_from > lapse) and lapse > p0:
                     p0 = lapse
         last = _latest(self.contacts, p0)
         asks = self.asks[
-            bisect_right(self.asks, last.valid_from, key=_valid_from) if last else 0 : bisect_right(
-                self.asks, p0, key=_valid_from
+            bisect_right(self.asks, last.valid_from, key=VALID_FROM) if last else 0 : bisect_right(
+                self.asks, p0, key=VALID_FROM
             )
         ]
-        recent = [kind[bisect_right(kind, p0 - window, key=_valid_from) :] for kind in self.kinds]
+        recent = [kind[bisect_right(kind, p0 - window, key=VALID_FROM) :] for kind in self.kinds]
         return Resumption(
             at=p0,
-            following=bisect_right(ordered, p0, key=_valid_from),
+            following=bisect_right(ordered, p0, key=VALID_FROM),
             last=last,
             requests=[f for f in asks if f.type in REQUESTS],
             refusals=[f for f in asks if f.type in REFUSALS],
@@ -156,10 +164,13 @@ class KnownFacts(Sequence[RecordedContact]):
         """The facts after `at` that the verdict depends on (contacts, requests, refusals,
         tests), in valid-time order: a statement changes only the event count."""
         parts = [
-            kind[bisect_right(kind, at, key=_valid_from) :]
+            kind[bisect_right(kind, at, key=VALID_FROM) :]
             for kind in (self.contacts, self.asks, self.tests)
         ]
-        return list(merge(*parts, key=_sort_key))
+        found = [part for part in parts if part]
+        if len(found) < 2:  # the usual case, after a fact in valid-time order: no merge
+            return found[0] if found else []
+        return list(merge(*found, key=SORT_KEY))
 
     @property
     def kinds(self) -> tuple[list[RecordedContact], list[RecordedContact]]:
@@ -187,13 +198,5 @@ def lapses(kind: Sequence[RecordedContact], window: timedelta) -> list[datetime]
 
 def _latest(facts: Sequence[RecordedContact], at: datetime) -> RecordedContact | None:
     """The last of `facts` (in valid-time order) that occurred at or before `at`."""
-    index = bisect_right(facts, at, key=_valid_from)
+    index = bisect_right(facts, at, key=VALID_FROM)
     return facts[index - 1] if index else None
-
-
-def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:
-    return fact.sort_key
-
-
-def _valid_from(fact: RecordedContact) -> datetime:
-    return fact.valid_from

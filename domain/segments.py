@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from domain.events import RecordedContact
+from domain.events import SORT_KEY, VALID_FROM, RecordedContact
 from domain.known import KnownFacts
 from domain.status import (
-    VALID_FROM,
     ChannelStatus,
     Interval,
     Phase,
@@ -74,6 +73,21 @@ class Segment:
     def contains(self, at: datetime) -> bool:
         return self.interval.contains(at)
 
+    def ending(self, end: datetime | None) -> Segment:
+        """The same answer, ending at `end` (`dataclasses.replace`, without its cost:
+        sweeps call it for every segment they cut or extend)."""
+        return Segment(
+            self.start,
+            end,
+            self.status,
+            self.since,
+            self.evidence,
+            self.last_contact,
+            self.requests,
+            self.refusals,
+            self.event_count,
+        )
+
     def answers_like(self, other: Segment) -> bool:
         """True if both say the same thing (wherever they lie in valid time)."""
         return self.says == other.says
@@ -86,7 +100,7 @@ def segments(facts: Sequence[RecordedContact], window: timedelta) -> list[Segmen
     Adjacent phases with the same answer are joined: a contact leaving the
     window while a refusal stands, say, changes no answer and starts no segment.
     """
-    return resegment([], sorted(facts, key=_sort_key), window, None)[1]
+    return resegment([], sorted(facts, key=SORT_KEY), window, None)[1]
 
 
 def resegment(
@@ -121,7 +135,7 @@ def resegment(
         # The segment that holds just before the first recomputed phase, cut there.
         kept = bisect_left(before, first, key=_start) - 1
         straddler = before[kept]
-        joined.append(replace(straddler, end=first))
+        joined.append(straddler.ending(first))
         status, since = straddler.status, straddler.since
     for start, end, verdict, visible in _runs(phases, ordered):
         if verdict.status != status:
@@ -138,7 +152,7 @@ def resegment(
             event_count=visible,
         )
         if joined and joined[-1].says == segment.says:
-            joined[-1] = replace(joined[-1], end=segment.end)
+            joined[-1] = joined[-1].ending(segment.end)
         else:
             joined.append(segment)
     return kept, joined
@@ -171,10 +185,6 @@ def _runs(phases: Sequence[Phase], ordered: Sequence[RecordedContact]) -> Iterat
 def timeline_of(parts: Iterable[Segment]) -> list[Interval]:
     """The timeline (domain.status.timeline) read back from a channel's segments."""
     return merge(part.interval for part in parts)
-
-
-def _sort_key(fact: RecordedContact) -> tuple[datetime, str]:
-    return fact.sort_key
 
 
 def _start(segment: Segment) -> datetime:

@@ -97,7 +97,9 @@ class ContactFactAsDict(Transcoding):
         return obj.to_dict()
 
     def decode(self, data: dict[str, Any]) -> ContactFact:
-        return ContactFact.from_dict(data)
+        fact = ContactFact.from_dict(data)
+        fact.__dict__["shape"] = data  # the shape it was stored in, decoded afresh: kept
+        return fact
 
 
 RECORDED_TOPIC = get_topic(Contact.Recorded)

@@ -80,6 +80,8 @@ class Collected:
         self._channels: dict[str, dict[str, Any]] = {}
         self._facts: dict[str, dict[str, Any]] = {}
         self._segments: dict[SegmentKey, dict[str, Any]] = {}
+        # The rows still believed (known_to open), by (channel, valid_from): at most one each.
+        self._believed: dict[tuple[str, int], dict[str, Any]] = {}
         self._spelling = Spelling()
 
     # -- what the projection asks of its view ---------------------------------
@@ -122,19 +124,18 @@ class Collected:
             if isinstance(step, Rewind):
                 self._rewind(step)
                 continue
-            for (channel, start), at in step.closes.items():
-                for row in self._segments.values():
-                    if (
-                        row["channel"] == channel
-                        and row["valid_from"] == start
-                        and row["known_to"] == MAX_TIME
-                    ):
-                        row["known_to"] = at
+            believed = self._believed
+            for key, at in step.closes.items():
+                closed = believed.pop(key, None)
+                if closed is not None:
+                    closed["known_to"] = at
             for opened in step.rows():
                 row = segment_row(
                     g, opened.channel, opened.segment, opened.known_from, opened.known_to, spelling
                 )
                 self._segments[(row["channel"], row["valid_from"], row["known_from"])] = row
+                if row["known_to"] == MAX_TIME:
+                    believed[(row["channel"], row["valid_from"])] = row
 
     def _rewind(self, step: Rewind) -> None:
         for key, row in list(self._segments.items()):
@@ -144,6 +145,11 @@ class Collected:
                 del self._segments[key]
             elif step.at <= row["known_to"] < MAX_TIME:
                 row["known_to"] = MAX_TIME
+        self._believed = {
+            (row["channel"], row["valid_from"]): row
+            for row in self._segments.values()
+            if row["known_to"] == MAX_TIME
+        }
 
     def take(self) -> Rows:
         rows = Rows(
@@ -151,7 +157,7 @@ class Collected:
             list(self._facts.values()),
             list(self._segments.values()),
         )
-        self._channels, self._facts, self._segments = {}, {}, {}
+        self._channels, self._facts, self._segments, self._believed = {}, {}, {}, {}
         self._spelling.forget()
         return rows
 

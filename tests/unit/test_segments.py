@@ -65,6 +65,14 @@ def test_the_answer_read_from_segments_is_the_rules_answer(
     assert timeline_of(parts) == timeline(facts, window)
 
 
+@settings(max_examples=100, deadline=None)
+@given(items=histories, window=windows)
+def test_a_segment_cut_short_is_the_segment_with_another_end(items, window):
+    for segment in segments(arrive(items), window):
+        for end in (segment.start, segment.end, None):
+            assert segment.ending(end) == replace(segment, end=end)
+
+
 @settings(max_examples=200, deadline=None)
 @given(items=histories, window=windows)
 def test_segments_tile_valid_time_and_adjacent_ones_answer_differently(items, window):
