@@ -35,8 +35,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
@@ -69,10 +70,10 @@ class Figures:
     rebuild_seconds: float | None
     rebuild_rate: float | None
     via: str
-    status_p50_ms: float
-    status_p99_ms: float
-    board_p50_ms: float
-    board_p99_ms: float
+    rounds: list[Round] = field(default_factory=list)  # latency, per round (ms)
+
+    def median(self, index: int) -> float | None:
+        return statistics.median(r[index] for r in self.rounds) if self.rounds else None
 
 
 def database_url(base: str, events: int, channels: int) -> str:
@@ -168,6 +169,8 @@ def timed(call: Callable[[], Any], requests: int, warmup: int) -> tuple[float, f
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000)
+    if not samples:
+        return 0.0, 0.0
     return statistics.median(samples), percentile(samples, 0.99)
 
 
@@ -175,9 +178,12 @@ def random_day(rng: random.Random) -> date:
     return START + timedelta(days=rng.randrange(SPAN_DAYS + 365))
 
 
-def measure_read_model(
-    url: str, channels: int, requests: int, seed: int
-) -> tuple[float, float, float, float]:
+Call = Callable[[], Any]
+
+
+@contextmanager
+def read_model_calls(url: str, channels: int, seed: int) -> Iterator[tuple[Call, Call]]:
+    """A channel's status and a board page at random dates, through `ReadModel`."""
     settings = Settings(database_url=url)
     model = ReadModel.open(settings)
     pairs = channel_pairs(channels, random.Random(7))
@@ -194,11 +200,9 @@ def measure_read_model(
             page = list(islice(model.board(as_of=as_of, known_at=now, limit=100), 100))
             assert page
 
-        status = timed(one, requests, warmup=min(200, requests))
-        listing = timed(board, max(requests // 5, 20), warmup=20)
+        yield one, board
     finally:
         model.close()
-    return (*status, *listing)
 
 
 def free_port() -> int:
@@ -207,9 +211,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def measure_http(
-    url: str, channels: int, requests: int, seed: int
-) -> tuple[float, float, float, float]:
+@contextmanager
+def http_calls(url: str, channels: int, seed: int) -> Iterator[tuple[Call, Call]]:
+    """The same two reads through the HTTP API of a `backchannel serve` of its own."""
     port = free_port()
     env = {**os.environ, "BACKCHANNEL_DATABASE_URL": url, "BACKCHANNEL_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
@@ -245,31 +249,57 @@ def measure_http(
                 answer = client.get("/v1/channels", params={"as_of": day, "limit": 100})
                 answer.raise_for_status()
 
-            status = timed(one, requests, warmup=min(200, requests))
-            listing = timed(board, max(requests // 5, 20), warmup=20)
+            yield one, board
     finally:
         server.terminate()
         server.wait(30)
-    return (*status, *listing)
 
 
-def run(args: argparse.Namespace, events: int) -> Figures:
+Round = tuple[float, float, float, float]  # status p50, p99, board p50, p99 (ms)
+
+
+def measure(args: argparse.Namespace, urls: list[str]) -> list[list[Round]]:
+    """Per size, `--repetitions` rounds of status and board latency, the sizes taking
+    turns round by round (A/B/A/B), each after an unmeasured warm-up of both reads."""
+    calls = http_calls if args.via == "http" else read_model_calls
+    requests = max(args.requests // args.repetitions, 20)
+    boards = max(requests // 5, 20)
+    rounds: list[list[Round]] = [[] for _ in urls]
+    with ExitStack() as stack:
+        reads = [stack.enter_context(calls(url, args.channels, args.seed)) for url in urls]
+        for one, board in reads:
+            timed(one, 0, warmup=min(200, requests))
+            timed(board, 0, warmup=20)
+        for repetition in range(args.repetitions):
+            for size, (one, board) in enumerate(reads):
+                figures = (*timed(one, requests, 0), *timed(board, boards, 0))
+                rounds[size].append(figures)
+                print(
+                    f"  round {repetition + 1}, {args_size(args, size):,} events: status p50 "
+                    f"{figures[0]:.2f} ms, p99 {figures[1]:.2f}; board p50 {figures[2]:.2f} ms, "
+                    f"p99 {figures[3]:.2f}",
+                    flush=True,
+                )
+    return rounds
+
+
+def args_size(args: argparse.Namespace, size: int) -> int:
+    return int((args.baseline_events, args.events)[size])
+
+
+def run(args: argparse.Namespace, events: int) -> tuple[str, Figures]:
     url = database_url(args.database_url, events, args.channels)
     print(f"{events:,} events over {args.channels:,} channels ({url})", flush=True)
     load_s, rebuild_s, rate, head = prepare(url, events, args.channels, args.reuse)
-    measure = measure_http if args.via == "http" else measure_read_model
-    s50, s99, b50, b99 = measure(url, args.channels, args.requests, args.seed)
-    print(
-        f"  status p50 {s50:.2f} ms, p99 {s99:.2f} ms; board p50 {b50:.2f} ms, p99 {b99:.2f} ms",
-        flush=True,
-    )
-    return Figures(
-        events, args.channels, head, load_s, rebuild_s, rate, args.via, s50, s99, b50, b99
-    )
+    return url, Figures(events, args.channels, head, load_s, rebuild_s, rate, args.via)
 
 
-def ratio(big: float | None, small: float | None) -> str:
-    return f"{big / small:.2f}" if small and big is not None else "—"
+def spread(base: Figures, big: Figures, index: int) -> str:
+    """The ratio of the large size to the baseline, round by round: median (min to max)."""
+    ratios = sorted(b[index] / a[index] for a, b in zip(base.rounds, big.rounds, strict=True))
+    if not ratios:
+        return "—"
+    return f"{statistics.median(ratios):.2f} ({ratios[0]:.2f} to {ratios[-1]:.2f})"
 
 
 def shown(value: float | None, fmt: str) -> str:
@@ -277,19 +307,18 @@ def shown(value: float | None, fmt: str) -> str:
 
 
 def report(base: Figures, big: Figures) -> str:
-    rows: list[tuple[str, float | None, float | None, str]] = [
-        ("rebuild (events/s)", base.rebuild_rate, big.rebuild_rate, "{:,.0f}"),
-        ("status p50 (ms)", base.status_p50_ms, big.status_p50_ms, "{:.2f}"),
-        ("status p99 (ms)", base.status_p99_ms, big.status_p99_ms, "{:.2f}"),
-        ("board of 100 p50 (ms)", base.board_p50_ms, big.board_p50_ms, "{:.2f}"),
-        ("board of 100 p99 (ms)", base.board_p99_ms, big.board_p99_ms, "{:.2f}"),
-    ]
     lines = [
-        f"{'':24}{base.events:>14,}{big.events:>14,}{'ratio':>8}   (events; via {big.via})",
+        f"{'':24}{base.events:>14,}{big.events:>14,}   ratio (min to max)   (events; via {big.via};"
+        f" latency: median of {len(big.rounds)} interleaved rounds)",
+        f"{'rebuild (events/s)':24}{shown(base.rebuild_rate, '{:,.0f}'):>14}"
+        f"{shown(big.rebuild_rate, '{:,.0f}'):>14}",
     ]
-    for name, small, large, fmt in rows:
+    names = ["status p50 (ms)", "status p99 (ms)", "board of 100 p50 (ms)", "board of 100 p99 (ms)"]
+    for index, name in enumerate(names):
+        small, large = base.median(index), big.median(index)
         lines.append(
-            f"{name:24}{shown(small, fmt):>14}{shown(large, fmt):>14}{ratio(large, small):>8}"
+            f"{name:24}{shown(small, '{:.2f}'):>14}{shown(large, '{:.2f}'):>14}   "
+            f"{spread(base, big, index)}"
         )
     return "\n".join(lines)
 
@@ -300,14 +329,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=10_000)
     parser.add_argument("--baseline-events", type=int, default=10_000)
     add_server_option(parser)
-    parser.add_argument("--requests", type=int, default=2000, help="status requests per size")
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="status requests per size, over all rounds"
+    )
+    parser.add_argument(
+        "--repetitions", type=int, default=5, help="interleaved rounds of latency (at least 3)"
+    )
     parser.add_argument("--via", choices=("readmodel", "http"), default="readmodel")
     parser.add_argument("--reuse", action="store_true", help="keep databases already loaded")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--output", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     actor_ids(args.channels)  # fail early on a silly size
-    figures = [run(args, args.baseline_events), run(args, args.events)]
+    if args.repetitions < 3:
+        parser.error("--repetitions must be at least 3")
+    prepared = [run(args, args.baseline_events), run(args, args.events)]
+    figures = [f for _, f in prepared]
+    for found, rounds in zip(figures, measure(args, [u for u, _ in prepared]), strict=True):
+        found.rounds = rounds
     print()
     print(report(*figures))
     result = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -10,7 +11,15 @@ from hypothesis import strategies as st
 
 from domain.events import parse_fact
 from domain.segments import segments
-from infra.readmodel.rows import contact_from, fact_row, segment_from, segment_row
+from infra.readmodel.rows import (
+    _ids,
+    _ids_from,
+    contact_from,
+    fact_row,
+    segment_from,
+    segment_row,
+    uuid_of,
+)
 from tests.factories import recorded
 from tests.unit.test_status_properties import arrive, histories, windows
 
@@ -60,3 +69,17 @@ def test_a_fact_row_reads_back_as_the_recorded_fact(data, seconds):
 def test_segment_rows_read_back_as_the_segments(items, window):
     for segment in segments(arrive(items), window):
         assert segment_from(segment_row(1, "aa~bb", segment, 0, 1)) == segment
+
+
+@given(st.uuids())
+def test_a_uuid_read_back_from_its_text_is_the_same_uuid(value: UUID) -> None:
+    read = uuid_of(str(value))
+    assert read == value and hash(read) == hash(value) and str(read) == str(value)
+    assert read.is_safe == UUID(str(value)).is_safe
+
+
+@given(st.lists(st.uuids(), max_size=6, unique=True))
+def test_evidence_reads_back_however_its_list_is_spelled(ids: list[UUID]) -> None:
+    value = tuple(ids)
+    assert _ids_from(_ids(value)) == value
+    assert _ids_from(json.dumps([str(i) for i in value])) == value  # with spaces
