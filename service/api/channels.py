@@ -195,7 +195,10 @@ def list_channels(
             request=paging,
             pins={"as_of": when, "known_at": known},
         )
-        return {"items": [status_view(answer) for answer in page], "next_cursor": cursor}
+        # In the response model's shape already: answered as is, not validated again.
+        return reader.answer(
+            {"items": [status_view(answer) for answer in page], "next_cursor": cursor}
+        )
 
 
 @router.get(
