@@ -82,6 +82,11 @@ def api_schema(app: FastAPI) -> Any:
     config = schemathesis.Config.from_dict(
         {
             "seed": 20220324,
+            # Hypothesis gives up on an operation when it discards many of its first draws
+            # (negative cases of a body whose every field is optional, say), and how many it
+            # discards varies from run to run; the test counts each operation's cases instead
+            # (MIN_CASES_PER_OPERATION), so an operation left without cases still fails it.
+            "suppress-health-check": ["filter_too_much"],
             "generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION},
             "auth": {"openapi": {"bearer": {"bearer": TOKEN}}},
             "checks": {"not_a_server_error": {"enabled": False}},

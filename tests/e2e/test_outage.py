@@ -234,6 +234,9 @@ def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_wri
             throwaway_postgres.start()
             restarted = time.monotonic()
             time.sleep(3)
+            # The server shuts down while stop() runs: a request answered after this
+            # instant may have met it going away.
+            stopping = time.monotonic()
             throwaway_postgres.stop()
             stopped = time.monotonic()
             time.sleep(OUTAGE)
@@ -265,7 +268,7 @@ def test_service_answers_503_through_an_outage_and_recovers_without_losing_a_wri
         assert {a.status for a in during} == {503}, sorted({a.status or 0 for a in during})
         # The store back: every request succeeds, the first one too (readiness may
         # wait for the projector's next retry).
-        for since, until in ((restarted, stopped), (back, ended)):
+        for since, until in ((restarted, stopping), (back, ended)):
             after = [a for a in load.between(since, until) if a.kind != "readyz"]
             assert after, "no requests after the store came back"
             failed = [a for a in after if a.status not in (200, 201)]
