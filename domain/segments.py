@@ -27,7 +27,6 @@ from domain.status import (
     by_actor,
     channel_status,
     merge,
-    recent,
     sweep_ordered,
 )
 
@@ -203,24 +202,19 @@ def answer(
     known_at: datetime,
     window: timedelta,
     last_contact: RecordedContact | None,
-    window_facts: Iterable[RecordedContact] = (),
-    recent_counts: Mapping[str, int] | None = None,
+    recent_counts: Mapping[str, int],
 ) -> ChannelStatus:
     """The status answer at (as_of, known_at) from the segment that contains `as_of`.
 
     `segment` is None when nothing about the channel was known at `known_at`.
-    `last_contact` is the fact the segment names. `recent` comes either counted
-    already (`recent_counts`: events per type known at `known_at` that occurred
-    within the window up to `as_of`, as domain.status.recent counts them) or from
-    `window_facts`, the facts known at `known_at` that occurred within the window
-    up to `as_of` (a superset is fine: `recent` picks its own). `events` is left
-    empty: the read model answers without loading a channel's whole history.
+    `last_contact` is the fact the segment names; `recent_counts` the events per
+    type known at `known_at` that occurred within the window up to `as_of`, as
+    domain.status.recent counts them (the read model counts them in the database).
+    `events` is left empty: the read model answers without loading a channel's
+    whole history.
     """
     if segment is None:
         return channel_status(channel, [], [], as_of=as_of, known_at=known_at, window=window)
-    if recent_counts is None:
-        visible = [f for f in window_facts if f.valid_from <= as_of]
-        recent_counts = recent(visible, as_of, window)
     return ChannelStatus(
         channel=channel,
         as_of=as_of,

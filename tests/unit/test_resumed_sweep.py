@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from domain.events import CONTACTS, EventType, RecordedContact
 from domain.known import KnownFacts
 from domain.segments import Segment, answer, resegment, segments
-from domain.status import channel_status, judge, sweep, sweep_ordered
+from domain.status import channel_status, judge, recent, sweep, sweep_ordered
 from tests.factories import typed
 from tests.unit.test_status_properties import CHANNEL, EPOCH, RECORDING_STARTS
 
@@ -163,7 +163,7 @@ def test_a_long_history_swept_from_any_instant_answers_as_the_rule_does(history,
             known_at=RECORDING_STARTS + timedelta(days=1),
             window=window,
             last_contact=by_id.get(segment.last_contact) if segment.last_contact else None,
-            window_facts=[f for f in facts if at - window <= f.valid_from <= at],
+            recent_counts=recent([f for f in facts if f.valid_from <= at], at, window),
         )
         rule = channel_status(
             CHANNEL,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain.events import Retraction
 from domain.segments import answer, resegment, segments, timeline_of
-from domain.status import channel_status, known_facts, sweep, timeline
+from domain.status import channel_status, known_facts, recent, sweep, timeline
 from tests.unit.test_status_properties import (
     CHANNEL,
     RECORDING_STARTS,
@@ -59,7 +59,7 @@ def test_the_answer_read_from_segments_is_the_rules_answer(
         known_at=known_at,
         window=window,
         last_contact=by_id.get(segment.last_contact) if segment.last_contact else None,
-        window_facts=[f for f in facts if as_of - window <= f.valid_from <= as_of],
+        recent_counts=recent([f for f in facts if f.valid_from <= as_of], as_of, window),
     )
     assert got == replace(expected, events=())
     assert timeline_of(parts) == timeline(facts, window)
@@ -92,7 +92,7 @@ def test_a_channel_nobody_knew_of_answers_no_contact():
         known_at=RECORDING_STARTS,
         window=timedelta(days=30),
         last_contact=None,
-        window_facts=[],
+        recent_counts={},
     )
     assert got.status.value == "no_contact" and got.event_count == 0 and got.since is None
 
