@@ -24,6 +24,7 @@ from infra.readmodel.reads import (
     Live,
     ViewReads,
     Window,
+    in_window,
 )
 from infra.readmodel.rows import Row, actor_from, contact_from, segment_from
 
@@ -39,12 +40,12 @@ RECENT = (  # the events per type known at known_at in the window up to as_of, a
     "(SELECT json_object_agg(x.type, x.n) FROM (SELECT y.type, COUNT(*) AS n FROM ("
     "SELECT f.type FROM channel_facts AS f "
     "WHERE f.generation = live.generation AND f.channel = s.channel "
-    "AND f.valid_from > %(lo)s AND f.valid_from <= %(a)s AND f.recorded_at <= %(k)s "
+    f"AND {in_window('f')} AND f.recorded_at <= %(k)s "
     "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s) "
     "UNION ALL SELECT f.type FROM channel_members AS m JOIN channel_facts AS f "
     "ON f.generation = m.generation AND f.event_id = m.event_id "
     "WHERE m.generation = live.generation AND m.channel = s.channel "
-    "AND m.valid_from > %(lo)s AND m.valid_from <= %(a)s "
+    f"AND {in_window('m')} "
     "AND m.known_from <= %(k)s AND m.known_to > %(k)s "
     "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
     ") AS y GROUP BY y.type) AS x) AS recent"

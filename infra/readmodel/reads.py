@@ -32,10 +32,15 @@ from infra.readmodel.tables import columns, facts, segments
 
 SEGMENT_COLUMNS = ", ".join(columns(segments, without=("generation",)))
 EVENT_COLUMNS = ", ".join(columns(facts, without=("generation",)))
-# A fact counts in `recent` while it is within the window W before as_of:
-# as_of - W < valid_from <= as_of (domain.status.recent), `lo` being as_of - W.
-IN_WINDOW = "valid_from > %(lo)s AND valid_from <= %(a)s"
-MEMBER_IN_WINDOW = "m.valid_from > %(lo)s AND m.valid_from <= %(a)s"
+
+
+def in_window(table: str = "") -> str:
+    """The rows of `table` (an alias, or none) that count in `recent`: within the window W
+    before as_of, as_of - W < valid_from <= as_of (domain.status.recent), `lo` = as_of - W."""
+    column = f"{table}.valid_from" if table else "valid_from"
+    return f"{column} > %(lo)s AND {column} <= %(a)s"
+
+
 KNOWN = "recorded_at <= %(k)s AND (retracted_at IS NULL OR retracted_at > %(k)s)"
 LIVE_GENERATION = "(SELECT generation FROM projection_generations WHERE state = 'live')"
 OFFICE = ActorKind.OFFICE.value
@@ -504,12 +509,12 @@ class ViewReads(ViewBase):
             self._sql(
                 "SELECT x.channel, x.type, COUNT(*) AS n FROM ("
                 "SELECT channel, type FROM channel_facts WHERE generation = %(g)s "
-                f"AND {condition} AND {IN_WINDOW} AND {KNOWN} "
+                f"AND {condition} AND {in_window()} AND {KNOWN} "
                 "UNION ALL "
                 "SELECT m.channel, f.type FROM channel_members AS m "
                 "JOIN channel_facts AS f ON f.generation = m.generation "
                 "AND f.event_id = m.event_id "
-                f"WHERE m.generation = %(g)s AND {member_of} AND {MEMBER_IN_WINDOW} "
+                f"WHERE m.generation = %(g)s AND {member_of} AND {in_window('m')} "
                 "AND m.known_from <= %(k)s AND m.known_to > %(k)s "
                 "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
                 ") AS x GROUP BY x.channel, x.type"
