@@ -19,12 +19,13 @@ BIND ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint clean
+.PHONY: help install run test screenshots lint clean
 
 help:
 	@echo "make install   create $(VENV) from requirements-dev.lock (runtime + test tools; quick when already done)"
 	@echo "make run       migrate, seed and serve on http://$(BIND):$(PORT)"
 	@echo "make test      run the test suite (PYTEST_ARGS=... to pass options)"
+	@echo "make screenshots  refresh docs/screenshots/ from the browser tests (needs /usr/bin/chromium)"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 
 install: $(STAMP)
@@ -58,6 +59,11 @@ run: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser tests save their screenshots here when told to; a plain `make test` leaves them.
+screenshots: install
+	BACKCHANNEL_SCREENSHOTS=docs/screenshots BACKCHANNEL_REQUIRE_BROWSER=1 $(BIN)/pytest -q \
+		tests/e2e/test_dashboard.py tests/e2e/test_countries_page.py tests/e2e/test_offices_pages.py
 
 lint: install
 	$(BIN)/ruff check .

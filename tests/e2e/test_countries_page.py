@@ -5,7 +5,7 @@ to its pair (the holders' channels, never the offices' own).
 Each cell of the matrix is an element with `data-pair` and `data-channel-count`, each of
 its counts one with `data-status`; every page aborts any request to a host other than
 the loopback one, and each test ends by checking none was made. A screenshot of the
-matrix is written to docs/screenshots/ (README.md shows it).
+matrix is saved where the `screenshots` fixture says (`make screenshots`: docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from tests.e2e.processes import environment, serving
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 TOKEN = "e2e-" + uuid.uuid4().hex
 DESKTOP = {"width": 1280, "height": 800}
 ARTICLE_DAY = "2022-03-24"
@@ -103,7 +101,9 @@ def cell_counts(page: Page, pair: str) -> dict[str, int]:
     return {status: int(n) for status, n in found}
 
 
-def test_the_russian_american_cell_counts_what_the_api_says(page: Page, server: str) -> None:
+def test_the_russian_american_cell_counts_what_the_api_says(
+    page: Page, server: str, screenshots: Path
+) -> None:
     page.goto(f"{server}/countries?as_of={ARTICLE_DAY}")
     cell = page.locator('[data-pair="RU~US"]')
     expected = api(server, "/v1/countries/RU/US", as_of=ARTICLE_DAY)
@@ -122,8 +122,7 @@ def test_the_russian_american_cell_counts_what_the_api_says(page: Page, server: 
         "background-color",
         "rgb(179, 38, 30)",  # the board's colour of refused
     )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "countries.png"))
+    page.screenshot(path=str(screenshots / "countries.png"))
 
 
 def test_clicking_a_cell_opens_the_board_filtered_to_its_pair(page: Page, server: str) -> None:

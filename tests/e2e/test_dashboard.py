@@ -4,8 +4,8 @@ The page is read the way a script would: each channel is an element with
 `data-channel` and `data-status`, each timeline mark carries `data-type` and
 `data-occurred-at`. Every page runs in a context that aborts any request to a
 host other than the loopback one, and each test ends by checking none was made.
-Screenshots of the board and of a channel page are written to docs/screenshots/
-(README.md shows them).
+Screenshots of the board and of a channel page are saved where the `screenshots`
+fixture says (`make screenshots`: docs/screenshots/, which README.md shows).
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from tests.e2e.processes import environment, serving
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 TOKEN = "e2e-" + uuid.uuid4().hex
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
@@ -106,7 +104,9 @@ def post(server: str, path: str, body: dict[str, object]) -> dict[str, object]:
     return dict(answer.json())
 
 
-def test_board_as_of_the_article_shows_austin_shoigu_refused(page: Page, server: str) -> None:
+def test_board_as_of_the_article_shows_austin_shoigu_refused(
+    page: Page, server: str, screenshots: Path
+) -> None:
     open_board(page, server, "?as_of=2022-03-24")
 
     austin = channel(page, AUSTIN_SHOIGU)
@@ -117,9 +117,7 @@ def test_board_as_of_the_article_shows_austin_shoigu_refused(page: Page, server:
     expect(austin.locator(".refusing")).to_have_text("Sergei Shoigu (1)")
     expect(channel(page, "joe-biden~vladimir-putin")).to_have_attribute("data-status", "no_contact")
     expect(page.locator("#legend")).to_contain_text("Standby")
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "board.png"))
+    page.screenshot(path=str(screenshots / "board.png"))
 
 
 def test_moving_the_date_to_20_february_shows_the_channel_open(page: Page, server: str) -> None:
@@ -183,7 +181,9 @@ def test_filters_by_status_country_and_any_alias(page: Page, server: str) -> Non
     expect(channel(page, AUSTIN_SHOIGU)).to_be_visible()
 
 
-def test_channel_page_draws_the_18_february_call_and_the_refusals(page: Page, server: str) -> None:
+def test_channel_page_draws_the_18_february_call_and_the_refusals(
+    page: Page, server: str, screenshots: Path
+) -> None:
     open_board(page, server, "?as_of=2022-03-24")
     channel(page, AUSTIN_SHOIGU).get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/channels/lloyd-austin/sergei-shoigu\?as_of=2022-03-24"))
@@ -212,8 +212,7 @@ def test_channel_page_draws_the_18_february_call_and_the_refusals(page: Page, se
     page.mouse.move(0, 0)
     call.focus()
     expect(tip).to_contain_text("Call held")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "channel.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "channel.png"), full_page=True)
 
 
 @pytest.mark.parametrize(
@@ -460,7 +459,7 @@ def test_posting_an_event_changes_the_board_without_a_reload(page: Page, server:
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
 
 
-def test_the_board_fits_a_phone(browser: Browser, server: str) -> None:
+def test_the_board_fits_a_phone(browser: Browser, server: str, screenshots: Path) -> None:
     context = browser.new_context(viewport=PHONE, locale="en-GB", timezone_id="UTC")
     try:
         phone = context.new_page()
@@ -468,7 +467,7 @@ def test_the_board_fits_a_phone(browser: Browser, server: str) -> None:
         expect(channel(phone, AUSTIN_SHOIGU)).to_have_attribute("data-status", "refused")
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the board scrolls sideways ({width}px)"
-        phone.screenshot(path=str(SCREENSHOTS / "board-phone.png"))
+        phone.screenshot(path=str(screenshots / "board-phone.png"))
         phone.goto(f"{server}/channels/lloyd-austin/sergei-shoigu?as_of=2022-03-24")
         expect(phone.locator("svg.timeline .mark").first).to_be_visible()
         width = phone.evaluate("document.documentElement.scrollWidth")

@@ -6,7 +6,7 @@ Each holder band is an element `g.holder` inside its office's row
 (`g.holders[data-office]`), with `data-name`, `data-from` and `data-to` (empty: still in
 office) and a title in words. Every page aborts any request to a host other than the
 loopback one, and each test ends by checking none was made. A screenshot of the holder
-bands is written to docs/screenshots/ (README.md shows it).
+bands is saved where the `screenshots` fixture says (`make screenshots`: docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from tests.e2e.processes import environment, serving
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 TOKEN = "e2e-" + uuid.uuid4().hex
 DESKTOP = {"width": 1280, "height": 800}
 DEFENCE = "ru-minister-of-defence~us-secretary-of-defense"
@@ -184,7 +182,9 @@ def test_the_board_keeps_its_own_channels_beside_the_offices_view(page: Page, se
     expect(page.locator("#to-offices")).to_have_attribute("href", "/offices?as_of=2024-07-01")
 
 
-def test_the_defence_posts_show_who_held_them_along_the_timeline(page: Page, server: str) -> None:
+def test_the_defence_posts_show_who_held_them_along_the_timeline(
+    page: Page, server: str, screenshots: Path
+) -> None:
     page.goto(server + DEFENCE_PAGE)
     expect(page.locator("#channel-id")).to_have_text(DEFENCE)
     expect(page.locator('g.holders[data-office="us-secretary-of-defense"] g.holder')).to_have_count(
@@ -231,9 +231,8 @@ def test_the_defence_posts_show_who_held_them_along_the_timeline(page: Page, ser
         ["US Secretary of Defense", "Pete Hegseth", "25 Jan 2025", "still in office"],
     ]
     page.locator("#holders-box summary").click()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#timeline-title").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "office-channel.png"))
+    page.screenshot(path=str(screenshots / "office-channel.png"))
 
 
 def test_a_person_side_has_no_row_of_holders(page: Page, server: str) -> None:
