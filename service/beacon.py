@@ -7,6 +7,11 @@ times a second, replacing it whole (a reader never sees half of it); each
 worker's `/readyz` and `/metrics` read it back as if the projector were theirs.
 A file not rewritten for `STALE_SECONDS` reads as a projector that is not
 running: its process is gone or hung.
+
+The file lives in a directory of its own under the system's temporary one, which
+`stop` removes. A supervisor killed outright (SIGKILL, the OOM killer) cannot: its
+directory names its process, and the next `serve` on the machine removes those
+whose process is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from infra.logging import get_logger
 from service.projector import Health
 
 ENVIRONMENT = "BACKCHANNEL_PROJECTOR_HEALTH_FILE"  # set by `serve` for its workers
+PREFIX = "backchannel-projector-"
+OWNER = "owner"  # the file of a beacon's directory that holds its process's id
 PUBLISH_SECONDS = 0.25
 STALE_SECONDS = 3.0
 log = get_logger("backchannel.beacon")
@@ -80,9 +87,12 @@ class Beacon:
     """The supervisor's side: rewrites the health file every `PUBLISH_SECONDS` until
     stopped, then removes it."""
 
-    def __init__(self, health: Callable[[], Health]) -> None:
+    def __init__(self, health: Callable[[], Health], *, root: Path | None = None) -> None:
         self._health = health
-        self._directory = Path(tempfile.mkdtemp(prefix="backchannel-projector-"))
+        where = Path(tempfile.gettempdir()) if root is None else root
+        remove_abandoned(where)
+        self._directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=where))
+        (self._directory / OWNER).write_text(str(os.getpid()))
         self.path = self._directory / "health.json"
         self._stop = threading.Event()
         self._publish()  # there before any worker starts
@@ -109,6 +119,36 @@ class Beacon:
         written = self.path.with_suffix(".tmp")
         written.write_bytes(data)
         os.replace(written, self.path)
+
+
+def remove_abandoned(root: Path) -> list[Path]:
+    """Remove the beacon directories under `root` whose process is gone; return them.
+
+    A directory without a readable owner (another program's, or one being made)
+    is left alone, as is one whose process runs (whoever it is now)."""
+    removed = []
+    for directory in root.glob(f"{PREFIX}*"):
+        try:
+            owner = int((directory / OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        if owner == os.getpid() or _running(owner):
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+    if removed:
+        log.info("removed abandoned projector health files", count=len(removed))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class RemoteHealth:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from service.beacon import STALE_SECONDS, Beacon, RemoteHealth, decode, encode
+from service.beacon import OWNER, PREFIX, STALE_SECONDS, Beacon, RemoteHealth, decode, encode
 from service.projector import Health, State
 
 LOST = Health(
@@ -65,3 +68,31 @@ def test_an_unreadable_report_is_a_projector_that_is_not_running(tmp_path: Path)
     path.write_bytes(b'{"state": "running"')  # cut short
     assert RemoteHealth(path).health().state == "stopped"
     assert RemoteHealth(tmp_path / "missing.json").health().state == "stopped"
+
+
+def test_a_beacon_removes_the_directories_of_supervisors_that_were_killed(tmp_path: Path) -> None:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    killed = tmp_path / f"{PREFIX}killed"  # what a SIGKILLed `serve` leaves behind
+    killed.mkdir()
+    (killed / OWNER).write_text(ended.stdout.strip())
+    (killed / "health.json").write_text("{}")
+    running = tmp_path / f"{PREFIX}running"  # another `serve`, still running
+    running.mkdir()
+    (running / OWNER).write_text(str(os.getppid()))
+    foreign = tmp_path / f"{PREFIX}foreign"  # no owner named: not ours to judge
+    foreign.mkdir()
+
+    beacon = Beacon(lambda: LOST, root=tmp_path)
+    try:
+        assert not killed.exists()
+        assert running.exists() and foreign.exists()
+        assert beacon.path.parent.parent == tmp_path
+        assert (beacon.path.parent / OWNER).read_text() == str(os.getpid())
+    finally:
+        beacon.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([running.name, foreign.name])
