@@ -129,10 +129,15 @@ class ViewBase(TrackingRecorder):
         """The generation readers read, if there is one."""
         return next((g for g in self.generations() if g.state == "live"), None)
 
-    def create_generation(self, window: timedelta, now: datetime, *, live: bool) -> int:
+    def create_generation(
+        self, window: timedelta, now: datetime, *, live: bool, detached: bool = False
+    ) -> int:
         """Start a new, empty generation (live only when there is none yet); its number.
 
         A generation left `building` by an interrupted rebuild is retired first.
+        `detached` (for a bulk load, on PostgreSQL): the generation's partitions are
+        tables of their own, without indexes, until `attach`; only the bulk load's
+        `insert_rows` writes to them meanwhile.
         """
         window_us, now_us = window // MICROSECOND, micros(now)
         with self._writing() as c:
@@ -161,7 +166,15 @@ class ViewBase(TrackingRecorder):
                 },
             )
             self._track(c, Tracking(tracking_name(number), 0))
+            self._make_partitions(c, number, attached=live or not detached)
             return number
+
+    def _make_partitions(self, c: Cursor, generation: int, *, attached: bool) -> None:
+        """Make a new generation's partitions, where the store partitions its tables."""
+
+    def attach(self, generation: int) -> None:
+        """Index a generation's detached partitions and attach them (see `create_generation`);
+        nothing to do for partitions attached already, or a store without partitions."""
 
     def promote(self, number: int, now: datetime) -> bool:
         """Make generation `number` live if it has processed at least what the live one has.
@@ -202,30 +215,15 @@ class ViewBase(TrackingRecorder):
         """Delete the rows of retired generations, a few channels per transaction; how many."""
         dropped = 0
         for generation in [g.number for g in self.generations() if g.state == "retired"]:
-            while True:
-                with self._writing() as c:
-                    c.execute(
-                        self._sql(
-                            "SELECT channel FROM channels WHERE generation = %(g)s "
-                            "ORDER BY channel LIMIT %(n)s"
-                        ),
-                        {"g": generation, "n": chunk},
-                    )
-                    channels = [row["channel"] for row in c.fetchall()]
-                    if not channels:
-                        break
-                    condition, params = self._in("channel", "c", channels)
-                    params["g"] = generation
-                    for table in ("channel_segments", "channel_facts", "channels"):
-                        c.execute(
-                            self._sql(
-                                f"DELETE FROM {table} WHERE generation = %(g)s AND {condition}"
-                            ),
-                            params,
-                        )
-                    dropped += len(channels)
+            dropped += self._drop_channels(generation, chunk)
             with self._writing() as c:
-                for table in ("actor_names", "actors"):
+                for table in (
+                    "actor_names",
+                    "actors",
+                    "terms",
+                    "channel_members",
+                    "office_channels",
+                ):
                     c.execute(
                         self._sql(f"DELETE FROM {table} WHERE generation = %(g)s"),
                         {"g": generation},
@@ -236,6 +234,31 @@ class ViewBase(TrackingRecorder):
                 )
                 self._forget_tracking(c, tracking_name(generation))
         return dropped
+
+    def _drop_channels(self, generation: int, chunk: int) -> int:
+        """Delete a retired generation's channels, facts and segments, `chunk` channels per
+        transaction; how many channels."""
+        dropped = 0
+        while True:
+            with self._writing() as c:
+                c.execute(
+                    self._sql(
+                        "SELECT channel FROM channels WHERE generation = %(g)s "
+                        "ORDER BY channel LIMIT %(n)s"
+                    ),
+                    {"g": generation, "n": chunk},
+                )
+                channels = [row["channel"] for row in c.fetchall()]
+                if not channels:
+                    return dropped
+                condition, params = self._in("channel", "c", channels)
+                params["g"] = generation
+                for table in ("channel_segments", "channel_facts", "channels"):
+                    c.execute(
+                        self._sql(f"DELETE FROM {table} WHERE generation = %(g)s AND {condition}"),
+                        params,
+                    )
+                dropped += len(channels)
 
     @abstractmethod
     def _forget_tracking(self, c: Cursor, name: str) -> None: ...

@@ -6,9 +6,18 @@ position 0 while readers keep reading the live one, then switches
 `projection_generations` over in one transaction. Times are integers,
 microseconds since 1970-01-01 UTC (see rows.py). Channel ids sort by code point
 (collation "C" on PostgreSQL), as they do in Python.
+
+On PostgreSQL the three tables a rebuild loads in bulk (channels, their facts
+and their segments) are partitioned by generation, one partition per
+generation (`partition`): a rebuild loads its own into tables without indexes
+and builds them after the load, as it attaches them, and a retired generation
+is dropped whole instead of deleted row by row. Every statement names the
+parent tables; SQLite has one table each.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +32,13 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+PARTITIONED = ("channels", "channel_facts", "channel_segments")  # on PostgreSQL, by generation
+_BY_GENERATION: dict[str, Any] = {"postgresql_partition_by": "LIST (generation)"}
+
+
+def partition(table: str, generation: int) -> str:
+    """The name of generation `generation`'s partition of `table` (one of PARTITIONED)."""
+    return f"{table}_g{generation}"
 
 
 def _channel() -> String:
@@ -50,6 +66,7 @@ channels = Table(
     Index("ix_channels_actor_a", "generation", "actor_a", "channel"),
     Index("ix_channels_actor_b", "generation", "actor_b", "channel"),
     sqlite_with_rowid=False,
+    **_BY_GENERATION,
 )
 
 # The events: each fact as recorded (its JSON, as the API shows it), and its retraction.
@@ -77,6 +94,7 @@ facts = Table(
     Index("ix_channel_facts_counterpart", "generation", "counterpart", "valid_from"),
     Index("ix_channel_facts_recorded", "generation", "recorded_at"),  # what was learned when
     Index("ix_channel_facts_retracted", "generation", "retracted_at"),
+    **_BY_GENERATION,
 )
 
 segments = Table(
@@ -99,6 +117,7 @@ segments = Table(
     # Every channel's segments in valid-time order: the transitions of a range.
     Index("ix_channel_segments_valid", "generation", "valid_from", "channel"),
     sqlite_with_rowid=False,
+    **_BY_GENERATION,
 )
 
 # Actors as they stand now; `registered` (the log position of their registration)

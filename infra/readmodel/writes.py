@@ -263,9 +263,9 @@ class ViewWrites(ViewBase):
             state = c.fetchone()
             if state is None or state["state"] != "building":
                 raise GenerationRetired(f"generation {generation} is not being built")
-            self._bulk(c, "channels", CHANNEL_INSERT, rows.channels)
-            self._bulk(c, "channel_facts", FACT_ROW, rows.facts)
-            self._bulk(c, "channel_segments", SEGMENT_INSERT, rows.segments)
+            self._bulk(c, generation, "channels", CHANNEL_INSERT, rows.channels)
+            self._bulk(c, generation, "channel_facts", FACT_ROW, rows.facts)
+            self._bulk(c, generation, "channel_segments", SEGMENT_INSERT, rows.segments)
 
     def _unbounded(self, c: Cursor) -> None:
         """Lift the store's statement timeout for the rest of this transaction."""
@@ -276,8 +276,14 @@ class ViewWrites(ViewBase):
         commit that makes it live is flushed with everything written before it."""
 
     def _bulk(
-        self, c: Cursor, table: str, names: tuple[str, ...], rows: list[dict[str, Any]]
+        self,
+        c: Cursor,
+        generation: int,
+        table: str,
+        names: tuple[str, ...],
+        rows: list[dict[str, Any]],
     ) -> None:
+        """Insert a bulk load's rows of `table` for `generation` (which they all belong to)."""
         if rows:
             c.executemany(self._sql(insert(table, names)), rows)
 

@@ -28,6 +28,7 @@ from domain.errors import Conflict
 from domain.events import EventType
 from infra.readmodel import open_view
 from infra.readmodel.rows import EPOCH
+from infra.readmodel.tables import PARTITIONED, partition
 from infra.readmodel.writes import ViewWrites
 from service import bulk
 from service.bulk import share
@@ -304,6 +305,8 @@ def test_an_interrupted_rebuild_leaves_the_live_generation_and_is_discarded_next
         done = rebuild(settings, workers=1)
         assert [(g.number, g.state) for g in view.generations()] == [(3, "live")]
         assert dump(view, 2) == {table: [] for table in ALL_TABLES}
+        if settings.is_postgres:  # the interrupted load's tables, never attached, are gone
+            assert partitions(view) == {t: [(partition(t, 3), True)] for t in PARTITIONED}
         assert [s.status for s in model.board(as_of=NOW, known_at=NOW)] == before
         assert done.position == varied.head()
         view.close()
@@ -401,3 +404,74 @@ def test_a_facts_worker_is_told_from_its_stored_bytes_only_where_that_is_sure(va
     assert len(channel_of) == len(shares[0].channel_of) + len(shares[1].channel_of)
     assert set(ids) <= set(channel_of)
     assert not set(shares[0].items) & set(shares[1].items)
+
+
+def partitions(view) -> dict[str, list[tuple[str, bool]]]:
+    """Each partitioned table's partitions, and every table named like one (attached or not)."""
+    found: dict[str, list[tuple[str, bool]]] = {}
+    with view._reading() as c:
+        for table in PARTITIONED:
+            c.execute(
+                "SELECT c.relname AS name, c.relispartition AS attached FROM pg_class AS c "
+                "WHERE c.relkind = 'r' AND c.relname LIKE %(pattern)s "
+                "AND c.relnamespace = "
+                "(SELECT p.relnamespace FROM pg_class AS p WHERE p.oid = to_regclass(%(table)s)) "
+                "ORDER BY c.relname",
+                {"pattern": f"{table}_g%", "table": table},
+            )
+            found[table] = [(row["name"], row["attached"]) for row in c.fetchall()]
+    return found
+
+
+def test_on_postgres_a_generation_is_a_partition_loaded_unindexed_and_dropped_whole(
+    settings, varied, monkeypatch
+):
+    if not settings.is_postgres:
+        pytest.skip("SQLite's tables are not partitioned")
+    Projector(settings, app=varied).catch_up()
+    view = open_view(settings)
+    try:
+        assert partitions(view) == {t: [(partition(t, 1), True)] for t in PARTITIONED}
+        seen: list[dict[str, Any]] = []
+        writes = ViewWrites.insert_rows
+
+        def watched(self, generation, rows):  # what the tables look like while loading
+            with view._reading() as c:
+                c.execute(
+                    "SELECT count(*) AS n FROM pg_indexes WHERE tablename = %(t)s",
+                    {"t": partition("channel_facts", generation)},
+                )
+                seen.append({"indexes": c.fetchone()["n"], "partitions": partitions(view)})
+            writes(self, generation, rows)
+
+        monkeypatch.setattr(ViewWrites, "insert_rows", watched)
+        done = rebuild(settings, workers=1)
+        monkeypatch.undo()
+        assert done.generation == 2 and seen
+        loading = seen[0]
+        assert loading["indexes"] == 0  # no index to keep up while rows go in
+        assert loading["partitions"]["channel_facts"] == [
+            ("channel_facts_g1", True),
+            ("channel_facts_g2", False),  # detached until loaded
+        ]
+        # Attached with every index of the parent; the replaced generation dropped whole.
+        assert partitions(view) == {t: [(partition(t, 2), True)] for t in PARTITIONED}
+        with view._reading() as c:
+            for table in PARTITIONED:
+                c.execute(
+                    "SELECT (SELECT count(*) FROM pg_indexes WHERE tablename = %(p)s) AS part, "
+                    "(SELECT count(*) FROM pg_indexes WHERE tablename = %(t)s) AS parent",
+                    {"p": partition(table, 2), "t": table},
+                )
+                row = c.fetchone()
+                assert row["part"] == row["parent"] > 0, table
+        assert dump(view, 2) == dump_after_projecting(settings, varied, view)
+    finally:
+        view.close()
+
+
+def dump_after_projecting(settings, app, view) -> dict[str, list[tuple]]:
+    """What the projector alone writes for the log, in a generation of its own."""
+    number = view.create_generation(settings.window, EPOCH, live=False)
+    Projector(settings, app=app, view=view, generation=number).catch_up()
+    return dump(view, number)

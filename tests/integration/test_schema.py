@@ -46,7 +46,7 @@ def test_a_store_at_revision_0002_migrates_and_rebuilds_every_answer_from_its_lo
     finally:
         writer.close()
 
-    assert migrate(settings) == "0006"
+    assert migrate(settings) == "0007"
     assert [g.state for g in open_view(settings).generations()] == []  # the old one is gone
     app = bootstrap(settings, application=ReplayingBackchannel)
     projector = Projector(settings, app=app)
