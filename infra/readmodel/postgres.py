@@ -75,14 +75,18 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
 
     # -- partitions (infra.readmodel.tables) ------------------------------------
 
-    def _make_partitions(self, c: Cursor, generation: int, *, attached: bool) -> None:
-        # Before revision 0007 (a store not migrated yet) the tables are not partitioned.
+    def _partitioned(self, c: Cursor) -> bool:
+        """Whether the tables are partitioned: not before revision 0007 (a store not
+        migrated yet, which the rows of a generation then go into as they did)."""
         c.execute(
             "SELECT count(*) AS n FROM unnest(%(tables)s::text[]) AS t(name) "
             "JOIN pg_partitioned_table AS p ON p.partrelid = to_regclass(t.name)",
             {"tables": list(PARTITIONED)},
         )
-        if c.fetchone()["n"] < len(PARTITIONED):
+        return bool(c.fetchone()["n"] == len(PARTITIONED))
+
+    def _make_partitions(self, c: Cursor, generation: int, *, attached: bool) -> None:
+        if not self._partitioned(c):
             return
         for table in PARTITIONED:
             name = Identifier(partition(table, generation))
@@ -119,12 +123,15 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
         """Detach and drop a retired generation's partitions: the parent's readers and
         writers go on meanwhile (DETACH … CONCURRENTLY, outside a transaction)."""
         with self._reading() as c:
-            found = self._partitions(c, generation)
-            name = partition("channels", generation)
+            partitioned = self._partitioned(c)
+            found = self._partitions(c, generation) if partitioned else []
             channels = 0
             if any(t == "channels" and a is not None for t, a in found):
+                name = partition("channels", generation)
                 c.execute(SQL("SELECT count(*) AS n FROM {}").format(Identifier(name)))
                 channels = int(c.fetchone()["n"])
+        if not partitioned:
+            return super()._drop_channels(generation, chunk)
         with self.datastore.get_connection() as connection:
             connection.execute("SET statement_timeout = 0")
             try:
@@ -227,7 +234,8 @@ class PostgresChannelView(PostgresReads, ChannelView, PostgresTrackingRecorder):
         rows: list[dict[str, Any]],
     ) -> None:
         if rows:  # straight into the generation's partition, attached or not yet
-            self._copy(c, table, names, rows, into=partition(table, generation))
+            into = partition(table, generation) if self._partitioned(c) else None
+            self._copy(c, table, names, rows, into=into)
 
     @staticmethod
     def _copy(

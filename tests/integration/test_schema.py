@@ -9,8 +9,9 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from infra import schema
-from infra.readmodel import open_view
+from infra.readmodel import ChannelView, open_view
 from infra.readmodel.rows import EPOCH
+from infra.readmodel.writes import Rows
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 from service.api import create_app
@@ -76,3 +77,30 @@ def test_a_store_at_revision_0002_migrates_and_rebuilds_every_answer_from_its_lo
     finally:
         projector.stop()
         app.close()
+
+
+def test_before_revision_0007_a_generation_goes_into_the_tables_as_it_did(store_url: str) -> None:
+    """A store not migrated yet (PostgreSQL's tables not partitioned) still takes a bulk
+    load and deletes a retired generation row by row."""
+    settings = Settings(database_url=store_url, log_format="console")
+    Backchannel(eventsourcing_env(settings, create_table=True)).close()
+    open_view(settings, create_table=True).close()
+    command.upgrade(schema.alembic_config(settings), "0006")
+    view = open_view(settings)
+    try:
+        first = view.create_generation(timedelta(days=30), EPOCH, live=False, detached=True)
+        row = {"generation": first, "channel": "a~b", "actor_a": "a", "actor_b": "b"}
+        view.insert_rows(first, Rows(channels=[row]))
+        view.attach(first)
+        assert channel_rows(view) == [(first, "a~b")]
+        view.create_generation(timedelta(days=30), EPOCH, live=False)  # retires the first
+        assert view.drop_retired() == 1
+        assert channel_rows(view) == []
+    finally:
+        view.close()
+
+
+def channel_rows(view: ChannelView) -> list[tuple[int, str]]:
+    with view._reading() as c:
+        c.execute("SELECT generation, channel FROM channels ORDER BY generation, channel")
+        return [(row["generation"], row["channel"]) for row in c.fetchall()]
