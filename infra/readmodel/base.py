@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from infra.readmodel.rows import MICROSECOND, micros
-from infra.readmodel.tables import TABLES
+from infra.readmodel.tables import GENERATION_TABLES, PARTITIONED, TABLES
 
 TRACKING_PREFIX = "Backchannel/channels#"
 
@@ -212,18 +212,18 @@ class ViewBase(TrackingRecorder):
                 c.execute(f"ANALYZE {table}")
 
     def drop_retired(self, chunk: int = 200) -> int:
-        """Delete the rows of retired generations, a few channels per transaction; how many."""
+        """Delete the rows of retired generations; how many channels they held.
+
+        Their channels, facts and segments go first (`_drop_channels`: a few channels
+        per transaction, or on PostgreSQL the generation's partitions whole), then the
+        rest of their rows and the generation itself."""
         dropped = 0
         for generation in [g.number for g in self.generations() if g.state == "retired"]:
             dropped += self._drop_channels(generation, chunk)
             with self._writing() as c:
-                for table in (
-                    "actor_names",
-                    "actors",
-                    "terms",
-                    "channel_members",
-                    "office_channels",
-                ):
+                for table in GENERATION_TABLES:
+                    if table in PARTITIONED:  # channels, facts, segments: done above
+                        continue
                     c.execute(
                         self._sql(f"DELETE FROM {table} WHERE generation = %(g)s"),
                         {"g": generation},
@@ -250,6 +250,13 @@ class ViewBase(TrackingRecorder):
                 )
                 channels = [row["channel"] for row in c.fetchall()]
                 if not channels:
+                    # What is left belongs to no row of `channels`: the segments of the
+                    # channels with an office on either side (see office_channels).
+                    for table in ("channel_segments", "channel_facts"):
+                        c.execute(
+                            self._sql(f"DELETE FROM {table} WHERE generation = %(g)s"),
+                            {"g": generation},
+                        )
                     return dropped
                 condition, params = self._in("channel", "c", channels)
                 params["g"] = generation

@@ -28,7 +28,7 @@ from domain.errors import Conflict
 from domain.events import EventType
 from infra.readmodel import open_view
 from infra.readmodel.rows import EPOCH
-from infra.readmodel.tables import PARTITIONED, partition
+from infra.readmodel.tables import GENERATION_TABLES, PARTITIONED, partition
 from infra.readmodel.writes import ViewWrites
 from service import bulk
 from service.bulk import share
@@ -37,6 +37,7 @@ from service.projector import Projector
 from service.queries import ReadModel
 from service.rebuild import load, rebuild
 from service.stored import RECORDED, RETRACTED, StoredContacts
+from service.transfer import seed
 from tests.e2e.test_projector_crash import TABLES
 from tests.factories import fact, typed
 from tests.integration.test_stored_versions import ACTORS, TOPIC, VERSION_1
@@ -475,3 +476,24 @@ def dump_after_projecting(settings, app, view) -> dict[str, list[tuple]]:
     number = view.create_generation(settings.window, EPOCH, live=False)
     Projector(settings, app=app, view=view, generation=number).catch_up()
     return dump(view, number)
+
+
+def test_a_rebuild_leaves_no_row_of_the_generation_it_replaced(settings, backchannel):
+    seed(backchannel)  # offices and terms: every table of the read model has rows
+    Projector(settings, app=backchannel).catch_up()
+    done = rebuild(settings, workers=1)
+    view = open_view(settings)
+    try:
+        with view._reading() as c:
+            for table in GENERATION_TABLES:
+                counts = {}
+                for generation in (1, done.generation):
+                    c.execute(
+                        view._sql(f"SELECT count(*) AS n FROM {table} WHERE generation = %(g)s"),
+                        {"g": generation},
+                    )
+                    counts[generation] = c.fetchone()["n"]
+                assert counts[1] == 0, table
+                assert counts[done.generation] > 0, table
+    finally:
+        view.close()
