@@ -28,26 +28,23 @@ depends_on = None
 TABLES = ("channel_segments", "channel_facts", "channels")
 
 
-def _postgres() -> bool:
-    return bool(op.get_bind().dialect.name == "postgresql")
-
-
 def upgrade() -> None:
-    if not _postgres():
-        return
-    op.execute("UPDATE projection_generations SET state = 'retired'")
-    for table in TABLES:
-        op.drop_table(table)  # with its indexes
-    _create({"postgresql_partition_by": "LIST (generation)"})
+    _remake({"postgresql_partition_by": "LIST (generation)"})
 
 
 def downgrade() -> None:
-    if not _postgres():
+    _remake({})
+
+
+def _remake(options: dict[str, Any]) -> None:
+    """On PostgreSQL, retire every generation and make the three tables anew with `options`
+    (dropping a table drops its indexes and partitions)."""
+    if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("UPDATE projection_generations SET state = 'retired'")
     for table in TABLES:
-        op.drop_table(table)  # with its partitions
-    _create({})
+        op.drop_table(table)
+    _create(options)
 
 
 def _create(options: dict[str, Any]) -> None:
