@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     projection_cache_channels: int = Field(
         default=20_000, ge=1, description="channels the projector keeps in memory"
     )
+    rebuild_memory_mib: float = Field(
+        default=1024,
+        gt=0,
+        description="the stored events a rebuild's worker holds at once, in MiB (an estimate); "
+        "a worker whose share of the log is larger loads it in several passes over the log",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -58,11 +58,22 @@ READ_BATCH = 20_000  # log positions per read
 WRITE_CHANNELS = 500  # channels per bulk write (one transaction)
 NO_RETRACTION = dict.fromkeys(RETRACTION)
 Report = Callable[[int, int, int], None]  # (positions read, channels projected, channels)
+# What holding a stored row costs beyond its state's bytes (its tuple, id, position, and
+# its slots in a share's lists and index): measured, about 950 bytes a row at 1,000,000
+# events, whose states average 390.
+ROW_OVERHEAD = 560
+HASHES = 1 << 32  # zlib.crc32's values
+
+
+def place(channel: str, parts: int) -> tuple[int, int]:
+    """Which of `parts` workers projects `channel`, and its key among that worker's
+    channels (below `HASHES // parts + 1`): the same in every process."""
+    return divmod(zlib.crc32(channel.encode()), parts)[::-1]
 
 
 def share(channel: str, parts: int) -> int:
     """Which of `parts` workers projects `channel` (the same in every process)."""
-    return zlib.crc32(channel.encode()) % parts if parts > 1 else 0
+    return place(channel, parts)[0]
 
 
 SegmentKey = tuple[str, int, int]  # (channel, valid_from, known_from): the primary key
@@ -162,19 +173,53 @@ class Collected:
         return rows
 
 
+StoredRow = tuple[int, Any, int, str, bytes]  # (position, originator id, version, topic, state)
+
+
 @dataclass
 class Share:
-    """One worker's channels: each one's facts and retractions, in log order."""
+    """One worker's channels: each one's facts and retractions in log order, as stored.
 
-    items: dict[str, list[RecordedContact | Retraction]] = field(default_factory=dict)
-    channel_of: dict[UUID | str, str] = field(default_factory=dict)
+    The rows are kept as the log stores them and decoded a channel at a time when
+    projected: a stored event is a few hundred bytes, the objects decoded from it
+    several times that, and a share holds a fraction of the whole log at once.
+    """
+
+    items: dict[str, list[StoredRow]] = field(default_factory=dict)
+    channel_of: dict[Any, str] = field(default_factory=dict)  # a fact's id: its channel
+    # The keys (`place`) of the channels read, [low, high): a share over its memory budget
+    # lets go of the upper half of its keys, for a later pass over the log.
+    keys: tuple[int, int] = (0, HASHES)
+    key_of: dict[str, int] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)  # bytes held, by channel (estimated)
+    size: int = 0  # bytes held in all (estimated)
+    mine: set[str] = field(default_factory=set)  # every channel of the worker, in any pass
 
     @property
     def events(self) -> int:
         return sum(len(v) for v in self.items.values())
 
+    def hold(self, channel: str, key: int, row: StoredRow) -> None:
+        self.items.setdefault(channel, []).append(row)
+        self.key_of[channel] = key
+        cost = len(row[4]) + ROW_OVERHEAD
+        self.held[channel] = self.held.get(channel, 0) + cost
+        self.size += cost
 
-StoredRow = tuple[int, Any, int, str, bytes]  # (position, originator id, version, topic, state)
+    def halve(self) -> bool:
+        """Let go of the channels of the upper half of the keys; False when the keys are
+        one (a single channel is held whatever it costs)."""
+        low, high = self.keys
+        middle = (low + high) // 2
+        if middle == low:
+            return False
+        self.keys = (low, middle)
+        dropped = {c for c, key in self.key_of.items() if key >= middle}
+        for channel in dropped:
+            self.size -= self.held.pop(channel)
+            del self.items[channel], self.key_of[channel]
+        self.channel_of = {i: c for i, c in self.channel_of.items() if c not in dropped}
+        return True
 
 
 def stored_rows(app: Backchannel, until: int) -> Iterator[list[StoredRow]]:
@@ -211,47 +256,55 @@ def stored_rows(app: Backchannel, until: int) -> Iterator[list[StoredRow]]:
 
 
 def read_share(
-    app: Backchannel, until: int, part: int, parts: int, report: Report | None = None
+    app: Backchannel,
+    until: int,
+    part: int,
+    parts: int,
+    report: Report | None = None,
+    *,
+    keys: tuple[int, int] = (0, HASHES),
+    budget: float | None = None,
 ) -> Share:
-    """The facts and retractions, up to log position `until`, of this worker's channels.
+    """The facts and retractions, up to log position `until`, of this worker's channels
+    whose keys (`place`) lie in `keys`, as stored (`project_share` decodes them).
 
     Each worker reads the whole log; the share of a fact is told from its stored bytes
     where that is sure (`StoredContacts.quick_channel`, remembered per pair of actors),
-    so only the worker's own facts are decoded."""
+    otherwise by decoding it. When the rows held would pass `budget` bytes, the channels
+    of the upper half of the keys are let go (`Share.halve`): the share's `keys` say
+    which were read, the rest is for another pass."""
     contacts = StoredContacts(app.mapper)
-    found = Share()
-    shares: dict[tuple[bytes, bytes], tuple[str, int]] = {}
+    found = Share(keys=keys)
+    places: dict[tuple[bytes, bytes], tuple[str, int, int]] = {}
     for batch in stored_rows(app, until):
-        for position, originator_id, version, topic, raw in batch:
+        for row in batch:
+            _, originator_id, _, topic, raw = row
             if topic == RECORDED:
                 pair = contacts.quick_channel(raw)
-                quick = None if pair is None else shares.get(pair)
-                if quick is None and pair is not None:
-                    channel = channel_id(pair[0].decode(), pair[1].decode())
-                    quick = shares[pair] = (channel, share(channel, parts))
-                if quick is not None and quick[1] != part:
+                found_place = None if pair is None else places.get(pair)
+                if found_place is None:
+                    if pair is not None:
+                        channel = channel_id(pair[0].decode(), pair[1].decode())
+                    else:
+                        state = contacts.state_of(raw, partial(StoredEvent, *row[1:]))
+                        channel = contacts.channel(state)
+                    found_place = (channel, *place(channel, parts))
+                    if pair is not None:
+                        places[pair] = found_place
+                channel, owner, key = found_place
+                if owner != part:
                     continue
-                state = contacts.state_of(
-                    raw, partial(StoredEvent, originator_id, version, topic, raw)
-                )
-                channel = contacts.channel(state)
-                if quick is not None and channel != quick[0]:
-                    raise RuntimeError(f"event {position}: its channel misread as {quick[0]}")
-                if share(channel, parts) != part:
-                    continue
-                contact = contacts.recorded(state, position)
-                if contact.id in found.channel_of:
-                    continue  # the projection would skip it too
-                found.channel_of[contact.id] = channel
-                found.items.setdefault(channel, []).append(contact)
-            else:
-                owner = found.channel_of.get(originator_id)
-                if owner is not None:
-                    state = contacts.state_of(
-                        raw, partial(StoredEvent, originator_id, version, topic, raw)
-                    )
-                    retraction = contacts.retraction(state, UUID(str(originator_id)), position)
-                    found.items[owner].append(retraction)
+                found.mine.add(channel)
+                low, high = found.keys
+                if not low <= key < high or originator_id in found.channel_of:
+                    continue  # for a later pass, or a fact already read (ids are unique)
+                found.channel_of[originator_id] = channel
+                found.hold(channel, key, row)
+                while budget is not None and found.size > budget and found.halve():
+                    pass
+            elif originator_id in found.channel_of:  # a retraction of one of the share's
+                channel = found.channel_of[originator_id]
+                found.hold(channel, found.key_of[channel], row)
         if report is not None:
             report(min(batch[-1][0], until), 0, 0)
     if report is not None:
@@ -259,17 +312,37 @@ def read_share(
     return found
 
 
+def decode_channel(
+    contacts: StoredContacts, channel: str, rows: list[StoredRow]
+) -> list[RecordedContact | Retraction]:
+    """A channel's stored facts and retractions (`Share.items`), decoded as the
+    application's mapper decodes them; each fact is checked to be of `channel`, the one
+    its stored bytes were read as."""
+    decoded: list[RecordedContact | Retraction] = []
+    for row in rows:
+        position, originator_id, _, topic, raw = row
+        state = contacts.state_of(raw, partial(StoredEvent, *row[1:]))
+        if topic == RECORDED:
+            if contacts.channel(state) != channel:
+                raise RuntimeError(f"event {position}: its channel misread as {channel}")
+            decoded.append(contacts.recorded(state, position))
+        else:
+            decoded.append(contacts.retraction(state, UUID(str(originator_id)), position))
+    return decoded
+
+
 def project_share(
     found: Share,
     *,
     generation: int,
     settings: Settings,
+    contacts: StoredContacts,
     write: Callable[[Rows], None],
     report: Report | None = None,
     until: int = 0,
 ) -> int:
-    """Project each channel of the share and `write` its rows, a few hundred channels at
-    a time; how many channels."""
+    """Decode and project each channel of the share and `write` its rows, a few hundred
+    channels at a time; how many channels."""
     collected = Collected()
     projection = ChannelProjection(
         collected,  # type: ignore[arg-type]
@@ -280,7 +353,7 @@ def project_share(
     channels = sorted(found.items)
     pending = Rows()
     for done, channel in enumerate(channels, start=1):
-        projection.process(found.items.pop(channel), 0, 0)
+        projection.process(decode_channel(contacts, channel, found.items.pop(channel)), 0, 0)
         projection.forget()
         pending.extend(collected.take())
         if done % WRITE_CHANNELS == 0 or done == len(channels):
@@ -301,17 +374,22 @@ def build_share(
 ) -> int:
     """Read, project and write one worker's share of the channels; how many channels.
 
-    Garbage collection is held off while the share is read (millions of new,
-    long-lived objects, none of them in a cycle) and what was read is then
-    frozen out of its sight.
+    The worker holds at most about `settings.rebuild_memory_mib` of stored rows at
+    once: a larger share is read and projected in several passes over the log, each
+    taking the channels of a range of keys (`read_share`). Garbage collection is held
+    off while a pass reads (millions of new, long-lived objects, none of them in a
+    cycle) and what it read is then frozen out of its sight.
     """
     from infra.readmodel import open_view
 
     app = Backchannel(eventsourcing_env(settings), window=settings.window)
     view = open_view(settings)
+    contacts = StoredContacts(app.mapper)
+    budget = settings.rebuild_memory_mib * 2**20
     enabled = gc.isenabled()
-    gc.disable()
-    writing = 0.0
+    reading = writing = 0.0
+    channels = events = passes = 0
+    mine: set[str] = set()
 
     def write(rows: Rows) -> None:
         nonlocal writing
@@ -319,23 +397,48 @@ def build_share(
         view.insert_rows(generation, rows)
         writing += time.monotonic() - began
 
+    def told(read: int, done: int, total: int) -> None:
+        """Progress over every pass: reading is the first pass's, the channels are all
+        of the worker's (known once the first pass has read the log)."""
+        if report is not None and total:
+            report(until, channels + done, len(mine))
+        elif report is not None and passes == 1:
+            report(read, 0, 0)
+
     try:
         started = time.monotonic()
-        found = read_share(app, until, part, parts, report)
-        events = found.events
-        read = time.monotonic()
-        gc.freeze()
-        gc.enable()
-        channels = project_share(
-            found, generation=generation, settings=settings, write=write, report=report, until=until
-        )
+        keys = (0, HASHES)
+        while True:
+            passes += 1
+            gc.disable()
+            began = time.monotonic()
+            found = read_share(app, until, part, parts, told, keys=keys, budget=budget)
+            reading += time.monotonic() - began
+            mine = mine or found.mine
+            events += found.events
+            gc.freeze()
+            gc.enable()
+            channels += project_share(
+                found,
+                generation=generation,
+                settings=settings,
+                contacts=contacts,
+                write=write,
+                report=told,
+                until=until,
+            )
+            gc.unfreeze()
+            if found.keys[1] == keys[1]:
+                break
+            keys = (found.keys[1], keys[1])
         log.info(
             "share loaded",
             part=part,
             channels=channels,
             events=events,
-            reading=round(read - started, 1),
-            projecting=round(time.monotonic() - read - writing, 1),
+            passes=passes,
+            reading=round(reading, 1),
+            projecting=round(time.monotonic() - started - reading - writing, 1),
             writing=round(writing, 1),
         )
         return channels

@@ -158,6 +158,39 @@ def test_a_bulk_load_by_worker_processes_writes_what_the_projector_writes(settin
     assert_bulk_load_matches_the_projector(settings, varied, batch=100, workers=3)
 
 
+def test_a_bulk_load_over_its_memory_budget_loads_in_passes_what_the_projector_writes(
+    settings, varied, monkeypatch
+):
+    held = bulk.read_share(varied, varied.head(), 0, 1).size
+    small = settings.model_copy(update={"rebuild_memory_mib": held / 6 / 2**20})
+    passes = []
+    read_share = bulk.read_share
+    monkeypatch.setattr(bulk, "read_share", lambda *a, **k: passes.append(k) or read_share(*a, **k))
+    assert_bulk_load_matches_the_projector(small, varied, batch=50, workers=1)
+    assert len(passes) >= 6
+
+
+def test_a_share_over_its_budget_is_read_in_passes_that_hold_each_channel_once(varied):
+    whole = bulk.read_share(varied, varied.head(), 1, 2)
+    budget = whole.size / 5
+    keys, passes = (0, bulk.HASHES), []
+    while True:
+        found = bulk.read_share(varied, varied.head(), 1, 2, keys=keys, budget=budget)
+        assert found.size == sum(found.held.values())
+        assert found.size <= budget or len(found.items) == 1
+        assert found.mine == whole.mine == set(whole.items)  # every channel, in every pass
+        passes.append(found)
+        if found.keys[1] == keys[1]:
+            break
+        assert found.keys[0] == keys[0] < found.keys[1] < keys[1]
+        keys = (found.keys[1], keys[1])
+    assert len(passes) >= 5
+    items = [i for found in passes for i in found.items.items()]
+    assert len(items) == len(whole.items)
+    assert dict(items) == whole.items  # the same rows, in log order, retractions included
+    assert {i: c for found in passes for i, c in found.channel_of.items()} == whole.channel_of
+
+
 def test_every_channel_falls_to_exactly_one_worker():
     channels = [f"actor-{a:05d}~actor-{b:05d}" for a, b in itertools.combinations(range(40), 2)]
     for parts in (1, 2, 3):
