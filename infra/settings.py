@@ -73,9 +73,9 @@ class Settings(BaseSettings):
         default=20_000, ge=1, description="channels the projector keeps in memory"
     )
     rebuild_memory_mib: float = Field(
-        default=1024,
+        default=2048,
         gt=0,
-        description="the stored events a rebuild's worker holds at once, in MiB (an estimate); "
+        description="the events a rebuild's worker holds decoded at once, in MiB (an estimate); "
         "a worker whose share of the log is larger loads it in several passes over the log",
     )
 

@@ -22,6 +22,7 @@ import gc
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -58,10 +59,10 @@ READ_BATCH = 20_000  # log positions per read
 WRITE_CHANNELS = 500  # channels per bulk write (one transaction)
 NO_RETRACTION = dict.fromkeys(RETRACTION)
 Report = Callable[[int, int, int], None]  # (positions read, channels projected, channels)
-# What holding a stored row costs beyond its state's bytes (its tuple, id, position, and
-# its slots in a share's lists and index): measured, about 950 bytes a row at 1,000,000
-# events, whose states average 390.
-ROW_OVERHEAD = 560
+# What holding a decoded fact or retraction costs beyond its stored state's bytes (its
+# objects, and its slots in a share's lists and index): measured, about 2,240 bytes an
+# event at 1,000,000 events, whose states average 390.
+DECODED_OVERHEAD = 1850
 HASHES = 1 << 32  # zlib.crc32's values
 
 
@@ -173,20 +174,15 @@ class Collected:
         return rows
 
 
-StoredRow = tuple[int, Any, int, str, bytes]  # (position, originator id, version, topic, state)
+Item = RecordedContact | Retraction
 
 
 @dataclass
 class Share:
-    """One worker's channels: each one's facts and retractions in log order, as stored.
+    """One worker's channels: each one's facts and retractions, in log order."""
 
-    The rows are kept as the log stores them and decoded a channel at a time when
-    projected: a stored event is a few hundred bytes, the objects decoded from it
-    several times that, and a share holds a fraction of the whole log at once.
-    """
-
-    items: dict[str, list[StoredRow]] = field(default_factory=dict)
-    channel_of: dict[Any, str] = field(default_factory=dict)  # a fact's id: its channel
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    channel_of: dict[UUID | str, str] = field(default_factory=dict)  # a fact's id: its channel
     # The keys (`place`) of the channels read, [low, high): a share over its memory budget
     # lets go of the upper half of its keys, for a later pass over the log.
     keys: tuple[int, int] = (0, HASHES)
@@ -199,10 +195,11 @@ class Share:
     def events(self) -> int:
         return sum(len(v) for v in self.items.values())
 
-    def hold(self, channel: str, key: int, row: StoredRow) -> None:
-        self.items.setdefault(channel, []).append(row)
+    def hold(self, channel: str, key: int, item: Item, stored: int) -> None:
+        """Keep `item` (decoded from `stored` bytes) as the channel's latest."""
+        self.items.setdefault(channel, []).append(item)
         self.key_of[channel] = key
-        cost = len(row[4]) + ROW_OVERHEAD
+        cost = stored + DECODED_OVERHEAD
         self.held[channel] = self.held.get(channel, 0) + cost
         self.size += cost
 
@@ -220,6 +217,9 @@ class Share:
             del self.items[channel], self.key_of[channel]
         self.channel_of = {i: c for i, c in self.channel_of.items() if c not in dropped}
         return True
+
+
+StoredRow = tuple[int, Any, int, str, bytes]  # (position, originator id, version, topic, state)
 
 
 def stored_rows(app: Backchannel, until: int) -> Iterator[list[StoredRow]]:
@@ -266,45 +266,57 @@ def read_share(
     budget: float | None = None,
 ) -> Share:
     """The facts and retractions, up to log position `until`, of this worker's channels
-    whose keys (`place`) lie in `keys`, as stored (`project_share` decodes them).
+    whose keys (`place`) lie in `keys`.
 
     Each worker reads the whole log; the share of a fact is told from its stored bytes
     where that is sure (`StoredContacts.quick_channel`, remembered per pair of actors),
-    otherwise by decoding it. When the rows held would pass `budget` bytes, the channels
-    of the upper half of the keys are let go (`Share.halve`): the share's `keys` say
-    which were read, the rest is for another pass."""
+    so only the worker's own facts are decoded. When what is held would pass `budget`
+    bytes, the channels of the upper half of the keys are let go (`Share.halve`): the
+    share's `keys` say which were read, the rest is for another pass."""
     contacts = StoredContacts(app.mapper)
     found = Share(keys=keys)
     places: dict[tuple[bytes, bytes], tuple[str, int, int]] = {}
     for batch in stored_rows(app, until):
-        for row in batch:
-            _, originator_id, _, topic, raw = row
+        for position, originator_id, version, topic, raw in batch:
             if topic == RECORDED:
+                state = None
                 pair = contacts.quick_channel(raw)
-                found_place = None if pair is None else places.get(pair)
-                if found_place is None:
-                    if pair is not None:
-                        channel = channel_id(pair[0].decode(), pair[1].decode())
-                    else:
-                        state = contacts.state_of(raw, partial(StoredEvent, *row[1:]))
+                known = None if pair is None else places.get(pair)
+                if known is None:
+                    if pair is None:  # not told by its bytes: decoded
+                        state = contacts.state_of(
+                            raw, partial(StoredEvent, originator_id, version, topic, raw)
+                        )
                         channel = contacts.channel(state)
-                    found_place = (channel, *place(channel, parts))
+                    else:
+                        channel = channel_id(pair[0].decode(), pair[1].decode())
+                    known = (channel, *place(channel, parts))
                     if pair is not None:
-                        places[pair] = found_place
-                channel, owner, key = found_place
+                        places[pair] = known
+                channel, owner, key = known
                 if owner != part:
                     continue
                 found.mine.add(channel)
                 low, high = found.keys
                 if not low <= key < high or originator_id in found.channel_of:
                     continue  # for a later pass, or a fact already read (ids are unique)
+                if state is None:
+                    state = contacts.state_of(
+                        raw, partial(StoredEvent, originator_id, version, topic, raw)
+                    )
+                    if contacts.channel(state) != channel:
+                        raise RuntimeError(f"event {position}: its channel misread as {channel}")
                 found.channel_of[originator_id] = channel
-                found.hold(channel, key, row)
+                found.hold(channel, key, contacts.recorded(state, position), len(raw))
                 while budget is not None and found.size > budget and found.halve():
                     pass
             elif originator_id in found.channel_of:  # a retraction of one of the share's
                 channel = found.channel_of[originator_id]
-                found.hold(channel, found.key_of[channel], row)
+                state = contacts.state_of(
+                    raw, partial(StoredEvent, originator_id, version, topic, raw)
+                )
+                retraction = contacts.retraction(state, UUID(str(originator_id)), position)
+                found.hold(channel, found.key_of[channel], retraction, len(raw))
         if report is not None:
             report(min(batch[-1][0], until), 0, 0)
     if report is not None:
@@ -312,23 +324,17 @@ def read_share(
     return found
 
 
-def decode_channel(
-    contacts: StoredContacts, channel: str, rows: list[StoredRow]
-) -> list[RecordedContact | Retraction]:
-    """A channel's stored facts and retractions (`Share.items`), decoded as the
-    application's mapper decodes them; each fact is checked to be of `channel`, the one
-    its stored bytes were read as."""
-    decoded: list[RecordedContact | Retraction] = []
-    for row in rows:
-        position, originator_id, _, topic, raw = row
-        state = contacts.state_of(raw, partial(StoredEvent, *row[1:]))
-        if topic == RECORDED:
-            if contacts.channel(state) != channel:
-                raise RuntimeError(f"event {position}: its channel misread as {channel}")
-            decoded.append(contacts.recorded(state, position))
-        else:
-            decoded.append(contacts.retraction(state, UUID(str(originator_id)), position))
-    return decoded
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Garbage collection held off: reading a share makes millions of long-lived objects,
+    none of them in a cycle, and each collection would walk them all again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def project_share(
@@ -336,13 +342,12 @@ def project_share(
     *,
     generation: int,
     settings: Settings,
-    contacts: StoredContacts,
     write: Callable[[Rows], None],
     report: Report | None = None,
     until: int = 0,
 ) -> int:
-    """Decode and project each channel of the share and `write` its rows, a few hundred
-    channels at a time; how many channels."""
+    """Project each channel of the share and `write` its rows, a few hundred channels at
+    a time; how many channels."""
     collected = Collected()
     projection = ChannelProjection(
         collected,  # type: ignore[arg-type]
@@ -353,7 +358,7 @@ def project_share(
     channels = sorted(found.items)
     pending = Rows()
     for done, channel in enumerate(channels, start=1):
-        projection.process(decode_channel(contacts, channel, found.items.pop(channel)), 0, 0)
+        projection.process(found.items.pop(channel), 0, 0)
         projection.forget()
         pending.extend(collected.take())
         if done % WRITE_CHANNELS == 0 or done == len(channels):
@@ -378,15 +383,13 @@ def build_share(
     once: a larger share is read and projected in several passes over the log, each
     taking the channels of a range of keys (`read_share`). Garbage collection is held
     off while a pass reads (millions of new, long-lived objects, none of them in a
-    cycle) and what it read is then frozen out of its sight.
+    cycle) and what it read is then frozen out of its sight while it is projected.
     """
     from infra.readmodel import open_view
 
     app = Backchannel(eventsourcing_env(settings), window=settings.window)
     view = open_view(settings)
-    contacts = StoredContacts(app.mapper)
     budget = settings.rebuild_memory_mib * 2**20
-    enabled = gc.isenabled()
     reading = writing = 0.0
     channels = events = passes = 0
     mine: set[str] = set()
@@ -410,19 +413,17 @@ def build_share(
         keys = (0, HASHES)
         while True:
             passes += 1
-            gc.disable()
             began = time.monotonic()
-            found = read_share(app, until, part, parts, told, keys=keys, budget=budget)
+            with gc_paused():
+                found = read_share(app, until, part, parts, told, keys=keys, budget=budget)
             reading += time.monotonic() - began
             mine = mine or found.mine
             events += found.events
             gc.freeze()
-            gc.enable()
             channels += project_share(
                 found,
                 generation=generation,
                 settings=settings,
-                contacts=contacts,
                 write=write,
                 report=told,
                 until=until,
@@ -444,9 +445,5 @@ def build_share(
         return channels
     finally:
         gc.unfreeze()
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
         view.close()
         app.close()

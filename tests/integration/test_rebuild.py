@@ -187,7 +187,7 @@ def test_a_share_over_its_budget_is_read_in_passes_that_hold_each_channel_once(v
     assert len(passes) >= 5
     items = [i for found in passes for i in found.items.items()]
     assert len(items) == len(whole.items)
-    assert dict(items) == whole.items  # the same rows, in log order, retractions included
+    assert dict(items) == whole.items  # the same items, in log order, retractions included
     assert {i: c for found in passes for i, c in found.channel_of.items()} == whole.channel_of
 
 
