@@ -379,7 +379,7 @@ def build_share(
 ) -> int:
     """Read, project and write one worker's share of the channels; how many channels.
 
-    The worker holds at most about `settings.rebuild_memory_mib` of stored rows at
+    The worker holds at most about `settings.rebuild_memory_mib` of decoded events at
     once: a larger share is read and projected in several passes over the log, each
     taking the channels of a range of keys (`read_share`). Garbage collection is held
     off while a pass reads (millions of new, long-lived objects, none of them in a
@@ -416,10 +416,10 @@ def build_share(
             began = time.monotonic()
             with gc_paused():
                 found = read_share(app, until, part, parts, told, keys=keys, budget=budget)
+                gc.freeze()  # what was read, out of the collector's sight while projected
             reading += time.monotonic() - began
             mine = mine or found.mine
             events += found.events
-            gc.freeze()
             channels += project_share(
                 found,
                 generation=generation,
