@@ -43,14 +43,14 @@ PAGE = 101  # channels per query when a board is read lazily (an API page and on
 
 @dataclass(frozen=True)
 class StatusRead:
-    """A channel's status read whole: the actors as named (None if no actor goes by
-    the name), the status (None unless both are known and distinct), and the
+    """A channel's status read whole: the ids of the actors as named (None if no actor
+    goes by the name), the status (None unless both are known and distinct), and the
     read model's position (which the answer includes) and the log's head."""
 
     position: int
     head: int
-    first: ActorState | None
-    second: ActorState | None
+    first: str | None
+    second: str | None
     status: ChannelStatus | None
 
 

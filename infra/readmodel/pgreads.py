@@ -13,7 +13,7 @@ from typing import Any
 from psycopg.sql import Composable
 
 from domain.actors import fold
-from domain.events import channel_id
+from domain.events import ACTOR_ID, channel_id
 from infra.readmodel.base import TRACKING_PREFIX
 from infra.readmodel.countries import BETWEEN
 from infra.readmodel.reads import (
@@ -26,7 +26,7 @@ from infra.readmodel.reads import (
     Window,
     in_window,
 )
-from infra.readmodel.rows import Row, actor_from, contact_from, segment_from
+from infra.readmodel.rows import Row, contact_from, segment_from
 
 LIVE = "live AS (SELECT generation, window_us FROM projection_generations WHERE state = 'live')"
 SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
@@ -66,6 +66,10 @@ ACTOR_NAMED = (  # the actor whose id is %(n)s, else the first registered going 
     "ON a.generation = n.generation AND a.actor_id = n.actor_id "
     "WHERE n.generation = live.generation AND n.folded = %({f})s ORDER BY a.registered LIMIT 1)"
     ") AS x ORDER BY x.rank LIMIT 1"
+)
+ACTOR_BY_ID = (  # the actor whose id is %(n)s
+    "SELECT a.actor_id FROM live JOIN actors AS a "
+    "ON a.generation = live.generation AND a.actor_id = %({n})s"
 )
 # A channel id as domain.events.channel_id makes it: the two ids in code point order
 # (UTF-8 bytes, collation "C"), joined by `~`.
@@ -139,48 +143,59 @@ class PostgresReads(ViewReads):
         return _progress(rows[0])
 
     def channel_read(self, first: str, second: str, at: Window) -> ChannelRead:
-        params = {
-            **self._params(at),
-            "tracking": TRACKING_PREFIX,
-            "na": first,
-            "fa": fold(first),
-            "nb": second,
-            "fb": fold(second),
-        }
-        row = self._query(self._statements["channel"], params)[0]
-        position, head = _progress(row)
-        a, b = (None if r is None else actor_from(r) for r in (row["first"], row["second"]))
-        live = None if row["live_generation"] is None else _live(row)
-        found = None
-        if live is not None and a is not None and b is not None and a.profile.id != b.profile.id:
-            found = _found(row, channel_id(a.profile.id, b.profile.id))
-        return ChannelRead(position, head, a, b, live, found)
+        params = {**self._params(at), "tracking": TRACKING_PREFIX, "na": first, "nb": second}
+        if ACTOR_ID.match(first) and ACTOR_ID.match(second):
+            # Named by id, as most clients do: the channel is known before the read, which
+            # only checks that both ids are actors' (a third of the statement's cost).
+            row = self._query(
+                self._statements["by_ids"], {**params, "c": channel_id(first, second)}
+            )[0]
+            if row["first"] is not None and row["second"] is not None:
+                return _channel_read(row)
+        # Either name may be an alias (or no actor's): resolved by the statement itself.
+        params |= {"fa": fold(first), "fb": fold(second)}
+        return _channel_read(self._query(self._statements["channel"], params)[0])
 
     @cached_property
     def _statements(self) -> dict[str, str]:
         """The statements that name the library's tables (in the store's schema)."""
         tracked = TRACKED.format(tracking=self._tracking_table().as_string())
         head = HEAD.format(log=self._log_table().as_string())
-        segment = SEGMENT_AT.format(
-            columns=COLUMNS, generation="live.generation", channel="pair.channel"
+
+        def channel(actors: str, pair: str, channel: str) -> str:
+            """A channel's status read: `actors` defines `first` and `second` (each
+            an actor's id, or none), `pair` the rows joined ahead of the segment."""
+            segment = SEGMENT_AT.format(
+                columns=COLUMNS, generation="live.generation", channel=channel
+            )
+            return (
+                f"WITH {LIVE}{actors} "
+                f"SELECT live.generation AS live_generation, live.window_us, {tracked}, {head}, "
+                "(SELECT f.actor_id FROM first AS f) AS first, "
+                "(SELECT x.actor_id FROM second AS x) AS second, "
+                f"s.*, {RECENT}, c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, "
+                "c.position AS contact_position "
+                f"FROM (SELECT 1) AS one LEFT JOIN live ON true {pair}"
+                f"LEFT JOIN LATERAL ({segment}) AS s ON true "
+                "LEFT JOIN channel_facts AS c "
+                "ON c.generation = live.generation AND c.event_id = s.last_contact"
+            )
+
+        named = (
+            f", first AS ({ACTOR_NAMED.format(n='na', f='fa')}), "
+            f"second AS ({ACTOR_NAMED.format(n='nb', f='fb')}), pair AS ({PAIR})"
         )
-        channel = (
-            f"WITH {LIVE}, first AS ({ACTOR_NAMED.format(n='na', f='fa')}), "
-            f"second AS ({ACTOR_NAMED.format(n='nb', f='fb')}), pair AS ({PAIR}) "
-            f"SELECT live.generation AS live_generation, live.window_us, {tracked}, {head}, "
-            "(SELECT row_to_json(f) FROM first AS f) AS first, "
-            "(SELECT row_to_json(x) FROM second AS x) AS second, "
-            f"s.*, {RECENT}, c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, "
-            "c.position AS contact_position "
-            "FROM (SELECT 1) AS one LEFT JOIN live ON true LEFT JOIN pair ON true "
-            f"LEFT JOIN LATERAL ({segment}) AS s ON true "
-            "LEFT JOIN channel_facts AS c "
-            "ON c.generation = live.generation AND c.event_id = s.last_contact"
+        by_ids = (
+            f", first AS ({ACTOR_BY_ID.format(n='na')}), second AS ({ACTOR_BY_ID.format(n='nb')})"
         )
         progress = (
             f"WITH {LIVE} SELECT {tracked}, {head} FROM (SELECT 1) AS one LEFT JOIN live ON true"
         )
-        return {"channel": channel, "progress": progress}
+        return {
+            "channel": channel(named, "LEFT JOIN pair ON true ", "pair.channel"),
+            "by_ids": channel(by_ids, "", "%(c)s"),
+            "progress": progress,
+        }
 
     def _tracking_table(self) -> Composable:
         raise NotImplementedError
@@ -206,6 +221,16 @@ class PostgresReads(ViewReads):
 def _progress(row: Row) -> tuple[int, int]:
     position = int(row["tracked"] or 0)
     return position, max(position, int(row["head"] or 0))
+
+
+def _channel_read(row: Row) -> ChannelRead:
+    position, head = _progress(row)
+    first, second = row["first"], row["second"]
+    live = None if row["live_generation"] is None else _live(row)
+    found = None
+    if live is not None and first is not None and second is not None and first != second:
+        found = _found(row, channel_id(first, second))
+    return ChannelRead(position, head, first, second, live, found)
 
 
 def _live(row: Row) -> Live:

@@ -128,16 +128,16 @@ class Found:
 class ChannelRead:
     """A channel's status read whole, from one snapshot.
 
-    The two actors as named (None for a name no actor goes by), how far the
-    read model had processed the log (`position`, which the answer includes)
-    and the log's head then, the live generation, and what the view holds for
-    the channel (None unless both actors are known and distinct).
+    The ids of the two actors as named (None for a name no actor goes by), how
+    far the read model had processed the log (`position`, which the answer
+    includes) and the log's head then, the live generation, and what the view
+    holds for the channel (None unless both actors are known and distinct).
     """
 
     position: int
     head: int
-    first: ActorState | None
-    second: ActorState | None
+    first: str | None
+    second: str | None
     live: Live | None
     found: Found | None
 
@@ -184,16 +184,13 @@ class ViewReads(ViewBase):
         with self._reading() as c:
             live = self._live(c)
             position, head = self._position(c, live), self._head(c)
-            a, b = self._actor_named(c, first), self._actor_named(c, second)
+            a, b = (self._actor_named(c, name) for name in (first, second))
+            one = None if a is None else a.profile.id
+            other = None if b is None else b.profile.id
             found = None
-            if (
-                live is not None
-                and a is not None
-                and b is not None
-                and a.profile.id != b.profile.id
-            ):
-                found = self._status(c, live, channel_id(a.profile.id, b.profile.id), at)
-            return ChannelRead(position, head, a, b, live, found)
+            if live is not None and one is not None and other is not None and one != other:
+                found = self._status(c, live, channel_id(one, other), at)
+            return ChannelRead(position, head, one, other, live, found)
 
     def _status(self, c: Cursor, live: Live, channel: str, at: Window) -> Found:
         c.execute(

@@ -222,8 +222,7 @@ def channel_status(
         unknown = a if read.first is None else b
         raise actor_not_found(unknown, reader.readmodel.profiles())
     if read.status is None:  # both known, and the same actor
-        first = read.first.profile.id
-        raise ApiProblem(404, f"no channel joins {first!r} to itself", type=NOT_FOUND)
+        raise ApiProblem(404, f"no channel joins {read.first!r} to itself", type=NOT_FOUND)
     return reader.answer(status_view(read.status))
 
 

@@ -46,10 +46,15 @@ def test_the_status_read_names_both_actors_by_id_or_alias(cast: TestClient) -> N
     article_history(cast)
     readmodel = readmodel_of(cast)
     read = readmodel.status_read("Secretary Austin", "SHOIGU", as_of=NOW, known_at=NOW)
-    assert read.first is not None and read.first.profile.id == "lloyd-austin"
-    assert read.second is not None and read.second.profile.id == "sergei-shoigu"
+    assert read.first == "lloyd-austin"
+    assert read.second == "sergei-shoigu"
     alone = readmodel.status("lloyd-austin", "sergei-shoigu", as_of=NOW, known_at=NOW)
     assert read.status == alone
+    # An alias spelt like an id (no actor has it as id) is still an alias.
+    spelt = readmodel.status_read("lloyd-austin", "shoigu", as_of=NOW, known_at=NOW)
+    assert (spelt.first, spelt.second, spelt.status) == ("lloyd-austin", "sergei-shoigu", alone)
+    by_ids = readmodel.status_read("sergei-shoigu", "lloyd-austin", as_of=NOW, known_at=NOW)
+    assert (by_ids.first, by_ids.second, by_ids.status) == ("sergei-shoigu", "lloyd-austin", alone)
     assert read.position == readmodel.position()
     assert read.head >= read.position
 
