@@ -9,7 +9,9 @@
 3. A channel's status at `--clients` clients next to the bare endpoint's one indexed
    SELECT by key on a table of as many rows as the read model's segments.
 4. A 100-channel board page at `--clients` clients.
-5. Read throughput (a channel's status) with 1 and with 2 workers.
+5. Read throughput (a channel's status) with 1 and with 2 workers, and where a status
+   read's CPU goes with one: the serving processes', PostgreSQL's (when it runs on this
+   machine) and the load generator's per request, and the same for the bare endpoint.
 
 Each comparison runs interleaved A/B/A/B, `--repeat` times (at least 3), and prints
 the ratio's median with its spread (min to max).
@@ -248,6 +250,46 @@ def _wrk(
     return total - failed, micros / 1e6, cpu
 
 
+def _server_cpu(served: Served) -> float:
+    """CPU seconds of a server process and its children so far."""
+    root = psutil.Process(served.process.pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of this machine's PostgreSQL processes (user `postgres`) so far."""
+    total = 0.0
+    for process in psutil.process_iter(["username"]):
+        if process.info["username"] != "postgres":
+            continue
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_split(served: Served, run: Callable[[], float]) -> dict[str, float]:
+    """Milliseconds of CPU per request over one run: the server's processes (`api`), the
+    local PostgreSQL's (`postgres`; 0 for a server elsewhere) and the load generator's."""
+    server, postgres = _server_cpu(served), _postgres_cpu()
+    started = time.monotonic()
+    requests = run() * (time.monotonic() - started)
+    return {
+        "api": round(1000 * (_server_cpu(served) - server) / requests, 3),
+        "postgres": round(1000 * (_postgres_cpu() - postgres) / requests, 3),
+        "client": round(LAST_CLIENT_CPU[-1], 3),
+    }
+
+
 def interleaved(a: Callable[[], float], b: Callable[[], float], repeat: int) -> dict[str, Any]:
     """A, B, A, B, … `repeat` times each; the ratio A/B per pair: median, min, max."""
     pairs = [(a(), b()) for _ in range(repeat)]
@@ -358,6 +400,8 @@ def main() -> None:
             lambda: run(one.url, status), lambda: run(plain.url, bare_row), args.repeat
         )
         figures["board_100_per_second"] = round(run(one.url, board), 1)
+        figures["status_cpu_ms"] = cpu_split(one, lambda: run(one.url, status))
+        figures["bare_row_cpu_ms"] = cpu_split(plain, lambda: run(plain.url, bare_row))
     figures["transactions_per_post"] = _transactions(args.database_url, 10 if args.smoke else 100)
 
     with serve(url, workers=1) as w1, serve(url, workers=2) as w2:

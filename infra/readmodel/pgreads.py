@@ -85,8 +85,16 @@ TRACKED = (  # the live generation's position (NULL before any)
 HEAD = "(SELECT MAX(e.notification_id) FROM {log} AS e) AS head"
 
 
+KNOWN_IDS = 100_000  # actor ids a view remembers having found
+
+
 class PostgresReads(ViewReads):
     """`status_of` and `board_of` as single statements."""
+
+    @cached_property
+    def _actor_ids(self) -> set[str]:
+        """Ids the live generation has been found to hold (actors are never removed)."""
+        return set()
 
     def status_of(self, channel: str, at: Window) -> tuple[Live | None, Found]:
         segment = SEGMENT_AT.format(columns=COLUMNS, generation="live.generation", channel="%(c)s")
@@ -146,11 +154,14 @@ class PostgresReads(ViewReads):
         params = {**self._params(at), "tracking": TRACKING_PREFIX, "na": first, "nb": second}
         if ACTOR_ID.match(first) and ACTOR_ID.match(second):
             # Named by id, as most clients do: the channel is known before the read, which
-            # only checks that both ids are actors' (a third of the statement's cost).
-            row = self._query(
-                self._statements["by_ids"], {**params, "c": channel_id(first, second)}
-            )[0]
-            if row["first"] is not None and row["second"] is not None:
+            # only checks that both ids are actors' (a third of the statement's cost), and
+            # not even that for ids it has found before: actors are never removed.
+            known = self._actor_ids
+            by = "by_known_ids" if first in known and second in known else "by_ids"
+            row = self._query(self._statements[by], {**params, "c": channel_id(first, second)})[0]
+            if None not in (row["first"], row["second"], row["live_generation"]):
+                if by == "by_ids" and len(known) < KNOWN_IDS:
+                    known.update((first, second))
                 return _channel_read(row)
         # Either name may be an alias (or no actor's): resolved by the statement itself.
         params |= {"fa": fold(first), "fb": fold(second)}
@@ -162,19 +173,24 @@ class PostgresReads(ViewReads):
         tracked = TRACKED.format(tracking=self._tracking_table().as_string())
         head = HEAD.format(log=self._log_table().as_string())
 
-        def channel(actors: str, pair: str, channel: str) -> str:
+        def channel(
+            actors: str,
+            pair: str,
+            channel: str,
+            ids: str = "(SELECT f.actor_id FROM first AS f) AS first, "
+            "(SELECT x.actor_id FROM second AS x) AS second, ",
+        ) -> str:
             """A channel's status read: `actors` defines `first` and `second` (each
-            an actor's id, or none), `pair` the rows joined ahead of the segment."""
+            an actor's id, or none) that `ids` selects, `pair` the rows joined ahead
+            of the segment."""
             segment = SEGMENT_AT.format(
                 columns=COLUMNS, generation="live.generation", channel=channel
             )
             return (
                 f"WITH {LIVE}{actors} "
                 f"SELECT live.generation AS live_generation, live.window_us, {tracked}, {head}, "
-                "(SELECT f.actor_id FROM first AS f) AS first, "
-                "(SELECT x.actor_id FROM second AS x) AS second, "
-                f"s.*, {RECENT}, c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, "
-                "c.position AS contact_position "
+                f"{ids}s.*, {RECENT}, c.fact AS contact_fact, "
+                "c.recorded_at AS contact_recorded_at, c.position AS contact_position "
                 f"FROM (SELECT 1) AS one LEFT JOIN live ON true {pair}"
                 f"LEFT JOIN LATERAL ({segment}) AS s ON true "
                 "LEFT JOIN channel_facts AS c "
@@ -194,6 +210,9 @@ class PostgresReads(ViewReads):
         return {
             "channel": channel(named, "LEFT JOIN pair ON true ", "pair.channel"),
             "by_ids": channel(by_ids, "", "%(c)s"),
+            "by_known_ids": channel(
+                "", "", "%(c)s", "%(na)s::text AS first, %(nb)s::text AS second, "
+            ),
             "progress": progress,
         }
 

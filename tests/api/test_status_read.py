@@ -53,8 +53,10 @@ def test_the_status_read_names_both_actors_by_id_or_alias(cast: TestClient) -> N
     # An alias spelt like an id (no actor has it as id) is still an alias.
     spelt = readmodel.status_read("lloyd-austin", "shoigu", as_of=NOW, known_at=NOW)
     assert (spelt.first, spelt.second, spelt.status) == ("lloyd-austin", "sergei-shoigu", alone)
-    by_ids = readmodel.status_read("sergei-shoigu", "lloyd-austin", as_of=NOW, known_at=NOW)
-    assert (by_ids.first, by_ids.second, by_ids.status) == ("sergei-shoigu", "lloyd-austin", alone)
+    for _ in range(2):  # the second time, ids already found (on PostgreSQL, not checked again)
+        by_ids = readmodel.status_read("sergei-shoigu", "lloyd-austin", as_of=NOW, known_at=NOW)
+        assert (by_ids.first, by_ids.second) == ("sergei-shoigu", "lloyd-austin")
+        assert by_ids.status == alone
     assert read.position == readmodel.position()
     assert read.head >= read.position
 
