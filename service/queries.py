@@ -238,6 +238,11 @@ class ReadModel:
         (case and accents ignored); None if none does."""
         return retrying(lambda: self.view.actor_named(name))
 
+    def actor_id(self, name: str) -> str | None:
+        """The id of the actor `actor(name)` finds, None if none (an id found once is not
+        read again)."""
+        return retrying(lambda: self.view.actor_id(name))
+
     def actors(
         self,
         *,

@@ -85,16 +85,8 @@ TRACKED = (  # the live generation's position (NULL before any)
 HEAD = "(SELECT MAX(e.notification_id) FROM {log} AS e) AS head"
 
 
-KNOWN_IDS = 100_000  # actor ids a view remembers having found
-
-
 class PostgresReads(ViewReads):
     """`status_of` and `board_of` as single statements."""
-
-    @cached_property
-    def _actor_ids(self) -> set[str]:
-        """Ids the live generation has been found to hold (actors are never removed)."""
-        return set()
 
     def status_of(self, channel: str, at: Window) -> tuple[Live | None, Found]:
         segment = SEGMENT_AT.format(columns=COLUMNS, generation="live.generation", channel="%(c)s")
@@ -156,12 +148,12 @@ class PostgresReads(ViewReads):
             # Named by id, as most clients do: the channel is known before the read, which
             # only checks that both ids are actors' (a third of the statement's cost), and
             # not even that for ids it has found before: actors are never removed.
-            known = self._actor_ids
-            by = "by_known_ids" if first in known and second in known else "by_ids"
+            known = self.known_id(first) and self.known_id(second)
+            by = "by_known_ids" if known else "by_ids"
             row = self._query(self._statements[by], {**params, "c": channel_id(first, second)})[0]
             if None not in (row["first"], row["second"], row["live_generation"]):
-                if by == "by_ids" and len(known) < KNOWN_IDS:
-                    known.update((first, second))
+                if not known:
+                    self.found_ids(first, second)
                 return _channel_read(row)
         # Either name may be an alias (or no actor's): resolved by the statement itself.
         params |= {"fa": fold(first), "fb": fold(second)}

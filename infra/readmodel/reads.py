@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from domain.actors import ActorKind, fold
@@ -42,6 +43,7 @@ def in_window(table: str = "") -> str:
 
 
 KNOWN = "recorded_at <= %(k)s AND (retracted_at IS NULL OR retracted_at > %(k)s)"
+KNOWN_IDS = 100_000  # actors' ids a view remembers having found
 LIVE_GENERATION = "(SELECT generation FROM projection_generations WHERE state = 'live')"
 OFFICE = ActorKind.OFFICE.value
 _BETWEEN_OFFICES = (  # the rows of {table} whose two actors are offices, in generation {g}
@@ -261,6 +263,33 @@ class ViewReads(ViewBase):
         """The actor with id `name`, else the first registered that goes by `name`, folded."""
         with self._reading() as c:
             return self._actor_named(c, name)
+
+    def actor_id(self, name: str) -> str | None:
+        """The id of the actor `actor_named` finds (None if none), without a read for an
+        id found before."""
+        if self.known_id(name):
+            return name
+        actor = self.actor_named(name)
+        if actor is None:
+            return None
+        if actor.profile.id == name:
+            self.found_ids(name)
+        return actor.profile.id
+
+    @cached_property
+    def _actor_ids(self) -> set[str]:
+        """Ids the live generation was found to hold: an id, once an actor's, stays one
+        in every generation (actors are never removed)."""
+        return set()
+
+    def known_id(self, name: str) -> bool:
+        """Whether `name` was found to be an actor's id."""
+        return name in self._actor_ids
+
+    def found_ids(self, *ids: str) -> None:
+        """Remember actors' ids found in the live generation (up to `KNOWN_IDS`)."""
+        if len(self._actor_ids) < KNOWN_IDS:
+            self._actor_ids.update(ids)
 
     def _actor_named(self, c: Cursor, name: str) -> ActorState | None:
         c.execute(

@@ -163,5 +163,4 @@ def _which(
 
 
 def _resolved(view: ReadModel, name: str) -> str:
-    found = view.actor(name)
-    return found.profile.id if found is not None else name
+    return view.actor_id(name) or name

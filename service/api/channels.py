@@ -166,14 +166,14 @@ def list_channels(
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
-        party = view.actor(actor) if actor is not None else None
+        party = (view.actor_id(actor) or actor) if actor is not None else None
         pair = country_pair(*countries.split(",")) if countries is not None else None
         if format_ is not None:
             every = view.board(
                 as_of=when,
                 known_at=known,
                 status=status,
-                actor=party.profile.id if party else actor,
+                actor=party,
                 countries=pair,
                 offices=offices,
             )
@@ -182,7 +182,7 @@ def list_channels(
             as_of=when,
             known_at=known,
             status=status,
-            actor=party.profile.id if party else actor,
+            actor=party,
             countries=pair,
             offices=offices,
             after=paging.after(listing),
@@ -310,10 +310,10 @@ def _parties(view: ReadModel, a: str, b: str) -> tuple[str, str]:
 
 
 def _party(view: ReadModel, name: str) -> str:
-    actor = view.actor(name)
-    if actor is None:
+    found = view.actor_id(name)
+    if found is None:
         raise actor_not_found(name, view.profiles())
-    return actor.profile.id
+    return found
 
 
 network_router = APIRouter(prefix="/v1", tags=["channels"])

@@ -222,8 +222,7 @@ def retract_event(event_id: UUID, body: RetractionIn, backchannel: Writing) -> d
 
 
 def _actor(view: ReadModel, name: str) -> str:
-    found = view.actor(name)
-    return found.profile.id if found is not None else name
+    return view.actor_id(name) or name
 
 
 def _channel(view: ReadModel, text: str) -> str:

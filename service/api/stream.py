@@ -172,5 +172,4 @@ async def _following(
 
 
 def _named(view: ReadModel, name: str) -> str:
-    found = view.actor(name)
-    return found.profile.id if found is not None else name
+    return view.actor_id(name) or name

@@ -83,3 +83,15 @@ def test_a_nul_in_a_bodiless_query_is_still_refused_and_located(cast: TestClient
     answer = cast.get("/v1/channels/lloyd-austin/sergei-shoigu?as_of=2022%00")
     problem = assert_problem(answer, 422)
     assert ["query", "as_of"] in [error["loc"] for error in problem["errors"]]
+
+
+def test_an_actor_id_found_once_is_remembered_and_an_alias_never_is(cast: TestClient) -> None:
+    readmodel = readmodel_of(cast)
+    for _ in range(2):
+        assert readmodel.actor_id("lloyd-austin") == "lloyd-austin"
+        assert readmodel.actor_id("Secretary Austin") == "lloyd-austin"
+        assert readmodel.actor_id("shoigu") == "sergei-shoigu"
+        assert readmodel.actor_id("nobody") is None
+    assert readmodel.view.known_id("lloyd-austin")
+    assert not readmodel.view.known_id("shoigu")
+    assert not readmodel.view.known_id("nobody")
