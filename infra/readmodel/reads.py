@@ -255,7 +255,8 @@ class ViewReads(ViewBase):
                 ),
                 {"g": live.number, "c": channel, "k": micros(known_at)},
             )
-            return live, [segment_from(row) for row in c.fetchall()]
+            seen: dict[str, Any] = {}
+            return live, [segment_from(row, seen) for row in c.fetchall()]
 
     # -- actors -------------------------------------------------------------------
 

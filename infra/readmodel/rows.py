@@ -8,10 +8,10 @@ comparison an index can serve.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, SafeUUID
 
 from domain.actors import ActorKind, ActorProfile, fold
@@ -34,6 +34,7 @@ MICROSECOND = timedelta(microseconds=1)
 _compact = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(…, separators=…)
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
 
 
 def micros(at: datetime) -> int:
@@ -187,16 +188,27 @@ def _counts_from(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(json.loads(text).items()) if text != "{}" else ()
 
 
-def segment_from(row: Row) -> Segment:
+def _once(seen: dict[str, Any], text: str, read: Callable[[str], T]) -> T:
+    value: T | None = seen.get(text)
+    if value is None:
+        value = seen[text] = read(text)
+    return value
+
+
+def segment_from(row: Row, seen: dict[str, Any] | None = None) -> Segment:
+    """The segment a row holds. With `seen` (for the rows of one channel, whose
+    consecutive segments share their evidence and counts), each spelling of those is
+    read once."""
+    seen = {} if seen is None else seen
     return Segment(
         start=None if row["valid_from"] == MIN_TIME else instant(row["valid_from"]),
         end=None if row["valid_to"] == MAX_TIME else instant(row["valid_to"]),
         status=Status(row["status"]),
         since=None if row["since"] is None else instant(row["since"]),
-        evidence=_ids_from(row["evidence"]),
+        evidence=_once(seen, row["evidence"], _ids_from),
         last_contact=None if row["last_contact"] is None else uuid_of(row["last_contact"]),
-        requests=_counts_from(row["requests"]),
-        refusals=_counts_from(row["refusals"]),
+        requests=_once(seen, row["requests"], _counts_from),
+        refusals=_once(seen, row["refusals"], _counts_from),
         event_count=row["event_count"],
     )
 
