@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -250,31 +250,28 @@ def _wrk(
     return total - failed, micros / 1e6, cpu
 
 
-def _server_cpu(served: Served) -> float:
-    """CPU seconds of a server process and its children so far."""
-    root = psutil.Process(served.process.pid)
+def _cpu_seconds(processes: Iterable[psutil.Process]) -> float:
+    """CPU seconds the processes have used so far (those gone meanwhile left out)."""
     total = 0.0
-    for process in (root, *root.children(recursive=True)):
+    for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
         total += times.user + times.system
     return total
+
+
+def _server_cpu(served: Served) -> float:
+    """CPU seconds of a server process and its children so far."""
+    root = psutil.Process(served.process.pid)
+    return _cpu_seconds((root, *root.children(recursive=True)))
 
 
 def _postgres_cpu() -> float:
     """CPU seconds of this machine's PostgreSQL processes (user `postgres`) so far."""
-    total = 0.0
-    for process in psutil.process_iter(["username"]):
-        if process.info["username"] != "postgres":
-            continue
-        try:
-            times = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
+    processes = psutil.process_iter(["username"])
+    return _cpu_seconds(p for p in processes if p.info["username"] == "postgres")
 
 
 def cpu_split(served: Served, run: Callable[[], float]) -> dict[str, float]:
