@@ -284,9 +284,7 @@ def read_share(
                 known = None if pair is None else places.get(pair)
                 if known is None:
                     if pair is None:  # not told by its bytes: decoded
-                        state = contacts.state_of(
-                            raw, partial(StoredEvent, originator_id, version, topic, raw)
-                        )
+                        state = _decoded(contacts, originator_id, version, topic, raw)
                         channel = contacts.channel(state)
                     else:
                         channel = channel_id(pair[0].decode(), pair[1].decode())
@@ -301,9 +299,7 @@ def read_share(
                 if not low <= key < high or originator_id in found.channel_of:
                     continue  # for a later pass, or a fact already read (ids are unique)
                 if state is None:
-                    state = contacts.state_of(
-                        raw, partial(StoredEvent, originator_id, version, topic, raw)
-                    )
+                    state = _decoded(contacts, originator_id, version, topic, raw)
                     if contacts.channel(state) != channel:
                         raise RuntimeError(f"event {position}: its channel misread as {channel}")
                 found.channel_of[originator_id] = channel
@@ -312,9 +308,7 @@ def read_share(
                     pass
             elif originator_id in found.channel_of:  # a retraction of one of the share's
                 channel = found.channel_of[originator_id]
-                state = contacts.state_of(
-                    raw, partial(StoredEvent, originator_id, version, topic, raw)
-                )
+                state = _decoded(contacts, originator_id, version, topic, raw)
                 retraction = contacts.retraction(state, UUID(str(originator_id)), position)
                 found.hold(channel, found.key_of[channel], retraction, len(raw))
         if report is not None:
@@ -322,6 +316,13 @@ def read_share(
     if report is not None:
         report(until, 0, 0)
     return found
+
+
+def _decoded(
+    contacts: StoredContacts, originator_id: Any, version: int, topic: str, raw: bytes
+) -> Any:
+    """A stored event's state (the stored event itself built only if the transcoder needs it)."""
+    return contacts.state_of(raw, partial(StoredEvent, originator_id, version, topic, raw))
 
 
 @contextmanager

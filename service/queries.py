@@ -243,6 +243,11 @@ class ReadModel:
         read again)."""
         return retrying(lambda: self.view.actor_id(name))
 
+    def id_of(self, name: str) -> str:
+        """The id of the actor `name` names, else `name` as given (a filter by a name no
+        actor goes by matches nothing)."""
+        return self.actor_id(name) or name
+
     def actors(
         self,
         *,

@@ -154,13 +154,9 @@ def _which(
     named = None
     if channel is not None:
         a, _, b = channel.partition("~")
-        named = channel_id(_resolved(view, a), _resolved(view, b))
+        named = channel_id(view.id_of(a), view.id_of(b))
     return {
-        "actor": None if actor is None else _resolved(view, actor),
+        "actor": None if actor is None else view.id_of(actor),
         "channel": named,
         "countries": pair,
     }
-
-
-def _resolved(view: ReadModel, name: str) -> str:
-    return view.actor_id(name) or name

@@ -178,7 +178,7 @@ def list_events(
         known = paging.pinned("known_at", known_at, reader.now())
         filters: dict[str, Any] = {
             "channel": _channel(view, channel) if channel is not None else None,
-            "actor": _actor(view, actor) if actor is not None else None,
+            "actor": view.id_of(actor) if actor is not None else None,
             "types": type or (),
             "occurred_from": occurred_from,
             "occurred_to": occurred_to,
@@ -221,12 +221,8 @@ def retract_event(event_id: UUID, body: RetractionIn, backchannel: Writing) -> d
     return retraction_event_view(written.retraction, written.contact)
 
 
-def _actor(view: ReadModel, name: str) -> str:
-    return view.actor_id(name) or name
-
-
 def _channel(view: ReadModel, text: str) -> str:
     first, tilde, second = text.partition("~")
     if not tilde:
         return text  # matches no channel: the list is empty
-    return channel_id(_actor(view, first), _actor(view, second))
+    return channel_id(view.id_of(first), view.id_of(second))

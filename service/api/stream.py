@@ -28,7 +28,6 @@ from infra.logging import get_logger
 from service.api.deps import Reading
 from service.api.errors import problems
 from service.feed import Feed, Message
-from service.queries import ReadModel
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 
@@ -82,8 +81,8 @@ async def stream(
     wanted_channel = None
     if channel is not None:
         a, _, b = channel.partition("~")
-        wanted_channel = channel_id(*[await run_in_threadpool(_named, view, n) for n in (a, b)])
-    wanted_actor = None if actor is None else await run_in_threadpool(_named, view, actor)
+        wanted_channel = channel_id(*[await run_in_threadpool(view.id_of, n) for n in (a, b)])
+    wanted_actor = None if actor is None else await run_in_threadpool(view.id_of, actor)
 
     def shown(message: Message) -> bool:
         if wanted_channel is not None and message.channel != wanted_channel:
@@ -169,7 +168,3 @@ async def _following(
         if await request.is_disconnected():
             return
         await asyncio.sleep(IDLE)
-
-
-def _named(view: ReadModel, name: str) -> str:
-    return view.actor_id(name) or name
