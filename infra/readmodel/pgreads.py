@@ -26,7 +26,7 @@ from infra.readmodel.reads import (
     Window,
     in_window,
 )
-from infra.readmodel.rows import Row, contact_from, segment_from
+from infra.readmodel.rows import Row, contact_from, contact_sketch, segment_from
 
 LIVE = "live AS (SELECT generation, window_us FROM projection_generations WHERE state = 'live')"
 SEGMENT_AT = (  # the row believed at known_at whose valid time holds as_of
@@ -50,11 +50,20 @@ RECENT = (  # the events per type known at known_at in the window up to as_of, a
     "AND (f.retracted_at IS NULL OR f.retracted_at > %(k)s)"
     ") AS y GROUP BY y.type) AS x) AS recent"
 )
-COMPLETE = (  # each segment with its last contact and window facts
-    "SELECT live.generation AS live_generation, live.window_us, s.*, {window}, "
-    "c.fact AS contact_fact, c.recorded_at AS contact_recorded_at, c.position AS contact_position "
+COMPLETE = (  # each segment with its last contact ({contact}) and window facts
+    "SELECT live.generation AS live_generation, live.window_us, s.*, {window}, {contact}, "
+    "c.recorded_at AS contact_recorded_at, c.position AS contact_position "
     "FROM live {segments} "
     "LEFT JOIN channel_facts AS c ON c.generation = live.generation AND c.event_id = s.last_contact"
+)
+FULL_CONTACT = "c.fact AS contact_fact"  # the fact in full, as a status read answers it
+# What a board shows of a last contact (service.views.status_view): its type and its
+# occurred_at as stated, with the rest of its sketch (rows.contact_sketch); the fact's
+# JSON, its summary and sources, is neither sent nor decoded.
+CONTACT_SKETCH = (
+    "c.type AS contact_type, c.actor AS contact_actor, c.counterpart AS contact_counterpart, "
+    "c.fact::json ->> 'occurred_at' AS contact_occurred_at, "
+    "c.fact::json ->> 'precision' AS contact_precision"
 )
 COLUMNS = ", ".join(f"t.{c.strip()}" for c in SEGMENT_COLUMNS.split(","))
 ACTOR_NAMED = (  # the actor whose id is %(n)s, else the first registered going by folded %(f)s
@@ -91,7 +100,9 @@ class PostgresReads(ViewReads):
     def status_of(self, channel: str, at: Window) -> tuple[Live | None, Found]:
         segment = SEGMENT_AT.format(columns=COLUMNS, generation="live.generation", channel="%(c)s")
         statement = COMPLETE.format(
-            window=RECENT, segments=f"LEFT JOIN LATERAL ({segment}) AS s ON true"
+            window=RECENT,
+            contact=FULL_CONTACT,
+            segments=f"LEFT JOIN LATERAL ({segment}) AS s ON true",
         )
         rows = self._query(f"WITH {LIVE} {statement}", {**self._params(at), "c": channel})
         if not rows:
@@ -123,7 +134,9 @@ class PostgresReads(ViewReads):
             + "ORDER BY ch.channel "
             + ("LIMIT %(limit)s" if limit is not None else "")
         )
-        statement = COMPLETE.format(window=RECENT, segments=f"CROSS JOIN LATERAL ({page}) AS s")
+        statement = COMPLETE.format(
+            window=RECENT, contact=CONTACT_SKETCH, segments=f"CROSS JOIN LATERAL ({page}) AS s"
+        )
         params = {
             **self._params(at),
             "after": after or "",
@@ -252,7 +265,9 @@ def _found(row: Row, channel: str) -> Found:
     if row["valid_from"] is None:  # no segment: nothing known of the channel then
         return Found(channel, None)
     contact = None
-    if row["contact_fact"] is not None:
+    if row["contact_position"] is None:  # the segment names no last contact
+        pass
+    elif "contact_fact" in row:
         contact = contact_from(
             {
                 "fact": row["contact_fact"],
@@ -260,4 +275,6 @@ def _found(row: Row, channel: str) -> Found:
                 "position": row["contact_position"],
             }
         )
+    else:
+        contact = contact_sketch(row)
     return Found(channel, segment_from(row), contact, row["recent"] or {})

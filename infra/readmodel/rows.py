@@ -26,6 +26,7 @@ from domain.events import (
 from domain.offices import RecordedTerm, Term, TermRetraction
 from domain.segments import Segment
 from domain.status import Status
+from domain.time import parse_instant
 
 MIN_TIME = -(2**62)
 MAX_TIME = 2**62
@@ -249,6 +250,21 @@ def contact_from(row: Row) -> RecordedContact:
     return RecordedContact(
         ContactFact.from_dict(json.loads(row["fact"])), instant(row["recorded_at"]), row["position"]
     )
+
+
+def contact_sketch(row: Row) -> RecordedContact:
+    """A segment row's last contact as a board shows it, from the `contact_*` columns a
+    board read selects with the row: id, type, occurred_at as stated, its precision and
+    actors, with no summary, sources or details."""
+    fact = ContactFact(
+        id=uuid_of(row["last_contact"]),
+        type=EventType(row["contact_type"]),
+        occurred_at=parse_instant(row["contact_occurred_at"]),
+        precision=Precision(row["contact_precision"]),
+        actor=row["contact_actor"],
+        counterpart=row["contact_counterpart"],
+    )
+    return RecordedContact(fact, instant(row["contact_recorded_at"]), row["contact_position"])
 
 
 def sketch_from(row: Row) -> RecordedContact:
