@@ -358,15 +358,20 @@ def project_share(
     )
     channels = sorted(found.items)
     pending = Rows()
-    for done, channel in enumerate(channels, start=1):
-        projection.process(found.items.pop(channel), 0, 0)
-        projection.forget()
-        pending.extend(collected.take())
-        if done % WRITE_CHANNELS == 0 or done == len(channels):
-            write(pending)
-            pending = Rows()
-            if report is not None:
-                report(until, done, len(channels))
+    # The projection makes and drops millions of objects, none of them in a cycle: the
+    # collector, run by their count, would only walk them (5 to 10% of the CPU). It is
+    # run once per write instead, over the little that is then alive.
+    with gc_paused():
+        for done, channel in enumerate(channels, start=1):
+            projection.process(found.items.pop(channel), 0, 0)
+            projection.forget()
+            pending.extend(collected.take())
+            if done % WRITE_CHANNELS == 0 or done == len(channels):
+                write(pending)
+                pending = Rows()
+                gc.collect()
+                if report is not None:
+                    report(until, done, len(channels))
     return len(channels)
 
 

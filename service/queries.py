@@ -119,6 +119,10 @@ class ReadModel:
         of the board, the channels between two offices with an event counted under the
         office rule (as `Record.office_channels`).
 
+        Each answer's `last_contact` may hold only what a board shows of it (id, type,
+        occurred_at, precision, actors, when recorded), without its summary,
+        sources or details: `status` answers it in full.
+
         Lazily, a page of channels per query: a caller that stops after 100
         items reads about 100 channels. `after` (a channel id) starts after
         that channel; `limit` stops after that many.
