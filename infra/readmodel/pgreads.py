@@ -265,16 +265,15 @@ def _found(row: Row, channel: str) -> Found:
     if row["valid_from"] is None:  # no segment: nothing known of the channel then
         return Found(channel, None)
     contact = None
-    if row["contact_position"] is None:  # the segment names no last contact
-        pass
-    elif "contact_fact" in row:
-        contact = contact_from(
-            {
-                "fact": row["contact_fact"],
-                "recorded_at": row["contact_recorded_at"],
-                "position": row["contact_position"],
-            }
-        )
-    else:
-        contact = contact_sketch(row)
+    if row["contact_position"] is not None:  # the segment names a last contact
+        if "contact_fact" in row:  # a status read: the fact in full
+            contact = contact_from(
+                {
+                    "fact": row["contact_fact"],
+                    "recorded_at": row["contact_recorded_at"],
+                    "position": row["contact_position"],
+                }
+            )
+        else:  # a board's: what it shows
+            contact = contact_sketch(row)
     return Found(channel, segment_from(row), contact, row["recent"] or {})
