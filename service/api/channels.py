@@ -166,7 +166,7 @@ def list_channels(
         now = reader.now()
         when = paging.pinned("as_of", as_of, now)
         known = paging.pinned("known_at", known_at, now)
-        party = (view.actor_id(actor) or actor) if actor is not None else None
+        party = view.id_of(actor) if actor is not None else None
         pair = country_pair(*countries.split(",")) if countries is not None else None
         if format_ is not None:
             every = view.board(
