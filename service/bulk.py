@@ -33,7 +33,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from domain.events import RecordedContact, Retraction, channel_id
+from domain.events import RecordedContact, Retraction, channel_actors, channel_id
+from domain.offices import RecordedTerm, TermRetraction
 from infra.logging import get_logger
 from infra.readmodel import ActorState, ChangeSet
 from infra.readmodel.changes import Rewind
@@ -51,7 +52,13 @@ from infra.readmodel.writes import Rows
 from infra.settings import Settings
 from infra.store import eventsourcing_env
 from service.application import Backchannel
-from service.projection import ChannelProjection
+from service.projection import (
+    TERM_RECORDED,
+    TERM_RETRACTED,
+    ActorChange,
+    ChannelProjection,
+    fold,
+)
 from service.stored import RECORDED, RETRACTED, StoredContacts
 
 log = get_logger("backchannel.rebuild")
@@ -107,8 +114,8 @@ class Collected:
     def actors_of(self, generation: int, aggregate_ids: Sequence[str]) -> dict[str, ActorState]:
         return {}
 
-    # The bulk load ends before the log's first term (service.rebuild.load): no channel
-    # counts a fact of others.
+    # The bulk load leaves out the channels with an office on either side (the office
+    # pass projects them: `project_offices`): no channel it loads counts a fact of others.
     def load_members(self, generation: int, channels: Sequence[str]) -> Iterator[Row]:
         return iter(())
 
@@ -222,10 +229,12 @@ class Share:
 StoredRow = tuple[int, Any, int, str, bytes]  # (position, originator id, version, topic, state)
 
 
-def stored_rows(app: Backchannel, until: int) -> Iterator[list[StoredRow]]:
-    """The log's contact facts and retractions up to position `until`, in log order, a
-    batch at a time, as plain tuples: on PostgreSQL from a server-side cursor, with none
-    of the library's notification objects."""
+def stored_rows(
+    app: Backchannel, until: int, topics: Sequence[str] = (RECORDED, RETRACTED)
+) -> Iterator[list[StoredRow]]:
+    """The log's events of `topics` (contact facts and retractions unless told) up to
+    position `until`, in log order, a batch at a time, as plain tuples: on PostgreSQL
+    from a server-side cursor, with none of the library's notification objects."""
     recorder = app.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
         statement = SQL(
@@ -238,14 +247,14 @@ def stored_rows(app: Backchannel, until: int) -> Iterator[list[StoredRow]]:
             conn.transaction(),
             conn.cursor(name="rebuild_read", row_factory=tuple_row) as cursor,
         ):
-            cursor.execute(statement, (until, [RECORDED, RETRACTED]))
+            cursor.execute(statement, (until, list(topics)))
             while batch := cursor.fetchmany(READ_BATCH):
                 yield batch
         return
     start = 1
     while start <= until:
         notifications = recorder.select_notifications(
-            start=start, limit=READ_BATCH, stop=until, topics=(RECORDED, RETRACTED)
+            start=start, limit=READ_BATCH, stop=until, topics=tuple(topics)
         )
         if not notifications:
             break
@@ -264,9 +273,11 @@ def read_share(
     *,
     keys: tuple[int, int] = (0, HASHES),
     budget: float | None = None,
+    offices: frozenset[str] = frozenset(),
 ) -> Share:
     """The facts and retractions, up to log position `until`, of this worker's channels
-    whose keys (`place`) lie in `keys`.
+    whose keys (`place`) lie in `keys`, but for the channels with one of `offices` on
+    either side (those are left to the office pass: `project_offices`).
 
     Each worker reads the whole log; the share of a fact is told from its stored bytes
     where that is sure (`StoredContacts.quick_channel`, remembered per pair of actors),
@@ -289,6 +300,8 @@ def read_share(
                     else:
                         channel = channel_id(pair[0].decode(), pair[1].decode())
                     known = (channel, *place(channel, parts))
+                    if offices and not offices.isdisjoint(channel_actors(channel)):
+                        known = (channel, -1, 0)  # nobody's share
                     if pair is not None:
                         places[pair] = known
                 channel, owner, key = known
@@ -382,8 +395,10 @@ def build_share(
     part: int,
     parts: int,
     report: Report | None = None,
+    offices: frozenset[str] = frozenset(),
 ) -> int:
-    """Read, project and write one worker's share of the channels; how many channels.
+    """Read, project and write one worker's share of the channels (none with one of
+    `offices` on either side); how many channels.
 
     The worker holds at most about `settings.rebuild_memory_mib` of decoded events at
     once: a larger share is read and projected in several passes over the log, each
@@ -421,7 +436,9 @@ def build_share(
             passes += 1
             began = time.monotonic()
             with gc_paused():
-                found = read_share(app, until, part, parts, told, keys=keys, budget=budget)
+                found = read_share(
+                    app, until, part, parts, told, keys=keys, budget=budget, offices=offices
+                )
                 gc.freeze()  # what was read, out of the collector's sight while projected
             reading += time.monotonic() - began
             mine = mine or found.mine
@@ -453,3 +470,88 @@ def build_share(
         gc.unfreeze()
         view.close()
         app.close()
+
+
+# -- the office pass ------------------------------------------------------------------
+
+OFFICE_BATCH = 2000  # items of the office pass per transaction
+
+
+def term_holders(app: Backchannel, until: int) -> frozenset[str]:
+    """Everyone the log names as the holder of a term up to `until`, retracted or not."""
+    holders: set[str] = set()
+    for batch in stored_rows(app, until, (TERM_RECORDED,)):
+        for position, originator_id, version, topic, raw in batch:
+            item = fold(
+                app.mapper.to_domain_event(StoredEvent(originator_id, version, topic, raw)),
+                position,
+            )
+            if isinstance(item, RecordedTerm):
+                holders.add(item.term.person)
+    return frozenset(holders)
+
+
+def office_items(
+    app: Backchannel, until: int, offices: frozenset[str], holders: frozenset[str]
+) -> Iterator[Item | RecordedTerm | TermRetraction]:
+    """What the office rule can make count for a channel with one of `offices` on either
+    side, up to `until`, in log order: every term and its retraction, the facts of those
+    channels, and the facts of anyone who ever held a term, with their retractions.
+    Other facts count for their own channel alone (domain.offices). A fact is told apart
+    by its stored bytes where that is sure, and only those kept are decoded."""
+    contacts = StoredContacts(app.mapper)
+    named = offices | holders
+    kept: set[Any] = set()
+    topics = (RECORDED, RETRACTED, TERM_RECORDED, TERM_RETRACTED)
+    for batch in stored_rows(app, until, topics):
+        for position, originator_id, version, topic, raw in batch:
+            if topic == RECORDED:
+                pair = contacts.quick_channel(raw)
+                if pair is not None:
+                    actors = (pair[0].decode(), pair[1].decode())
+                else:
+                    state = _decoded(contacts, originator_id, version, topic, raw)
+                    actors = channel_actors(contacts.channel(state))
+                if named.isdisjoint(actors):
+                    continue
+                kept.add(originator_id)
+            elif topic == RETRACTED and originator_id not in kept:
+                continue
+            event = app.mapper.to_domain_event(StoredEvent(originator_id, version, topic, raw))
+            item = fold(event, position)
+            if item is not None and not isinstance(item, ActorChange):
+                yield item
+
+
+def project_offices(
+    settings: Settings,
+    app: Backchannel,
+    view: Any,
+    generation: int,
+    until: int,
+    offices: frozenset[str],
+    actors: dict[str, ActorState],
+    *,
+    cache_channels: int,
+) -> None:
+    """Project, in log order up to `until`, what the bulk load left out: the channels with
+    one of `offices` on either side, and the terms that make others' facts count for
+    them. The bulk load wrote every other channel's facts and retractions through
+    `until`, and tracked no position. Each batch here is tracked; the last one, at
+    `until`, also writes `actors` (every actor as the log leaves them at `until`)."""
+    holders = term_holders(app, until)
+    projection = ChannelProjection(
+        view,
+        generation=generation,
+        window=settings.window,
+        cache_channels=cache_channels,
+        settled=lambda channel: offices.isdisjoint(channel_actors(channel)),
+    )
+    tracked = 0
+    batch: list[Any] = []
+    for item in office_items(app, until, offices, holders):
+        if len(batch) == OFFICE_BATCH:
+            projection.process(batch, batch[-1].position, tracked)
+            tracked, batch = batch[-1].position, []
+        batch.append(item)
+    projection.process(batch, until, tracked, ChangeSet(actors=actors))

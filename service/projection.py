@@ -16,7 +16,7 @@ fails, and reloads from the view.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -247,11 +247,17 @@ class ChannelProjection:
         generation: int,
         window: timedelta,
         cache_channels: int = 20_000,
+        settled: Callable[[str], bool] | None = None,
     ) -> None:
         self.view = view
         self.generation = generation
         self.window = window
         self.cache_channels = cache_channels
+        # The channels whose own facts and retractions the view already holds, through the
+        # end of what this projection is given (a rebuild's bulk load wrote them): of their
+        # items only what the office rule makes count for other channels is projected.
+        self.settled = settled
+        self._settled_facts: dict[UUID, RecordedContact] = {}
         self.tracking_name = tracking_name(generation)
         self._ledgers: OrderedDict[str, Ledger] = OrderedDict()
         # Every term the generation holds, with its retraction (None: not retracted), and
@@ -259,9 +265,16 @@ class ChannelProjection:
         self._terms: dict[UUID, tuple[RecordedTerm, TermRetraction | None]] | None = None
         self._holders = Holders()
 
-    def process(self, items: Sequence[Item], position: int, previous: int) -> None:
-        """Project `items` and move the view from `previous` to `position`, in one transaction."""
-        changes = ChangeSet()
+    def process(
+        self,
+        items: Sequence[Item],
+        position: int,
+        previous: int,
+        changes: ChangeSet | None = None,
+    ) -> None:
+        """Project `items` and move the view from `previous` to `position`, in one transaction
+        (with what `changes` holds already, if given)."""
+        changes = ChangeSet() if changes is None else changes
         try:
             self._actors([i for i in items if isinstance(i, ActorChange)], changes)
             rest = [i for i in items if not isinstance(i, ActorChange)]
@@ -328,7 +341,10 @@ class ChannelProjection:
                 if found is None:
                     log.warning("retraction of an unknown fact", event_id=str(item.event_id))
                 channels.append(found)
-        self._load(sorted({c for c in channels if c is not None} - set(self._ledgers)))
+        wanted = {c for c in channels if c is not None} - set(self._ledgers)
+        if self.settled is not None:
+            wanted = {c for c in wanted if not self.settled(c)}
+        self._load(sorted(wanted))
         return channels
 
     def _load(self, channels: Sequence[str]) -> None:
@@ -363,6 +379,9 @@ class ChannelProjection:
             self._ledgers[channel] = ledger
 
     def _apply(self, item: RecordedContact | Retraction, channel: str, changes: ChangeSet) -> None:
+        if self.settled is not None and self.settled(channel):
+            self._apply_settled(item, changes)
+            return
         ledger = self._ledgers[channel]
         self._ledgers.move_to_end(channel)
         if isinstance(item, RecordedContact):
@@ -382,7 +401,23 @@ class ChannelProjection:
             changes.retractions.append(item)
             fact = ledger.facts[item.event_id]
             self._changed(channel, ledger, item.recorded_at, [], [fact], changes)
-        # The channels of offices its actors held then count it too (domain.offices).
+        self._counted_elsewhere(item, fact, changes)
+
+    def _apply_settled(self, item: RecordedContact | Retraction, changes: ChangeSet) -> None:
+        """A fact or retraction of a settled channel: only where else it counts."""
+        if isinstance(item, RecordedContact):
+            fact = self._settled_facts.setdefault(item.id, item)
+        else:
+            found = self._settled_facts.pop(item.event_id, None)
+            if found is None:
+                return
+            fact = found
+        self._counted_elsewhere(item, fact, changes)
+
+    def _counted_elsewhere(
+        self, item: RecordedContact | Retraction, fact: RecordedContact, changes: ChangeSet
+    ) -> None:
+        """The channels of offices the fact's actors held then count it too (domain.offices)."""
         for other in sorted(self._holders.channels(fact)):
             ledger = self._ledger(other)
             if isinstance(item, RecordedContact):
@@ -486,7 +521,7 @@ class ChannelProjection:
             return
         self._terms[item.id] = (item, None)
         changes.terms.append(item)
-        facts = self._holder_facts(item.term, changes)
+        facts = self._holder_facts(item.term, item.position, changes)
         before = {f.id: self._holders.channels(f) for f in facts}
         self._holders.add(item.term)
         gained: dict[str, list[RecordedContact]] = defaultdict(list)
@@ -507,7 +542,7 @@ class ChannelProjection:
         recorded = found[0]
         self._terms[item.term_id] = (recorded, item)
         changes.term_retractions.append(item)
-        facts = self._holder_facts(recorded.term, changes)
+        facts = self._holder_facts(recorded.term, item.position, changes)
         before = {f.id: self._holders.channels(f) for f in facts}
         self._holders.remove(recorded.term)
         lost: dict[str, list[RecordedContact]] = defaultdict(list)
@@ -517,14 +552,20 @@ class ChannelProjection:
         for channel in sorted(lost):
             self._dismiss(channel, self._ledger(channel), lost[channel], item.recorded_at, changes)
 
-    def _holder_facts(self, term: Term, changes: ChangeSet) -> list[RecordedContact]:
-        """The facts, not retracted, of the term's person in the term's valid time: those
-        the view holds and those of this batch."""
+    def _holder_facts(self, term: Term, position: int, changes: ChangeSet) -> list[RecordedContact]:
+        """The facts, not retracted, of the term's person in the term's valid time as the
+        log stands before `position`: those the view holds and those of this batch.
+
+        The view holds nothing later than the batch, except in a rebuild, whose bulk load
+        wrote the settled channels' facts and retractions through its end."""
         lo, hi = term.valid_from, term.valid_to
         found: dict[UUID, RecordedContact] = {}
         withdrawn = {r.event_id for r in changes.retractions}
         for row in self.view.facts_of(self.generation, term.person, lo, hi):
-            if row["retracted_at"] is None:
+            if row["position"] > position:
+                continue
+            withdrawal = row["retraction_position"]
+            if withdrawal is None or withdrawal > position:
                 contact = sketch_from(row)
                 found[contact.id] = contact
         for contact in changes.facts:

@@ -27,13 +27,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
+from domain.actors import ActorKind
 from infra.logging import configure_logging, get_logger
 from infra.readmodel import ActorState, ChangeSet, ChannelView, open_view, tracking_name
 from infra.settings import Settings
 from service.application import Backchannel
 from service.bootstrap import bootstrap
-from service.bulk import build_share
-from service.projection import ACTOR_TOPICS, TERM_RECORDED, ActorChange, fold
+from service.bulk import build_share, project_offices
+from service.projection import ACTOR_TOPICS, ActorChange, fold
 from service.projector import Progress, Projector
 
 REBUILD_BATCH = 2000
@@ -121,28 +122,43 @@ def load(
 
     On PostgreSQL the generation's partitions are loaded detached, without
     indexes (see `ChannelView.create_generation`), and attached once loaded.
-    The bulk load projects each channel alone; from the log's first term on, a fact
-    can count for channels other than its own (domain.offices), so the load stops
-    before it and the projector tells the rest in log order.
+    The bulk load projects each channel alone, its whole history at once. A fact
+    can also count for channels with an office on either side (domain.offices),
+    from the terms recorded before or after it: those channels are left out of the
+    bulk load, and projected afterwards in log order by the office pass
+    (`project_offices`), which reads only the terms and the facts that can count
+    for them. Every other channel is loaded whole, however early a term comes.
     """
-    first_term = app.recorder.select_notifications(start=1, limit=1, topics=(TERM_RECORDED,))
-    if first_term:
-        until = min(until, first_term[0].id - 1)
     if until <= 0:
         view.attach(generation)
         return
+    actors = actors_until(app, until)
+    offices = frozenset(a.profile.id for a in actors.values() if a.profile.kind is ActorKind.OFFICE)
     parts = workers or default_workers(settings)
     started = time.monotonic()
     if parts == 1:
         report = _Report(1, until, progress)
-        build_share(settings, generation, until, 0, 1, lambda r, d, t: report.tell(0, r, d, t))
+        build_share(
+            settings,
+            generation,
+            until,
+            0,
+            1,
+            lambda r, d, t: report.tell(0, r, d, t),
+            offices=offices,
+        )
     else:
-        _in_processes(settings, generation, until, parts, progress)
+        _in_processes(settings, generation, until, parts, progress, offices)
     loaded = time.monotonic()
     view.attach(generation)  # the indexes, built once the rows are in (PostgreSQL)
     indexed = time.monotonic()
-    actors = actors_until(app, until)
-    view.apply(generation, ChangeSet(actors=actors), Tracking(tracking_name(generation), until), 0)
+    if offices:
+        project_offices(
+            settings, app, view, generation, until, offices, actors, cache_channels=REBUILD_CACHE
+        )
+    else:
+        tracking = Tracking(tracking_name(generation), until)
+        view.apply(generation, ChangeSet(actors=actors), tracking, 0)
     log.info(
         "bulk load done",
         generation=generation,
@@ -151,6 +167,7 @@ def load(
         seconds=round(time.monotonic() - started, 1),
         loading=round(loaded - started, 1),
         indexing=round(indexed - loaded, 1),
+        offices=round(time.monotonic() - indexed, 1),
     )
 
 
@@ -211,15 +228,27 @@ def _start_worker(counters: Any, log_format: str, log_level: str) -> None:
     configure_logging(log_format, log_level)
 
 
-def _work(settings: Settings, generation: int, until: int, part: int, parts: int) -> int:
+def _work(
+    settings: Settings,
+    generation: int,
+    until: int,
+    part: int,
+    parts: int,
+    offices: frozenset[str],
+) -> int:
     def report(read: int, done: int, total: int) -> None:
         _counters[3 * part : 3 * part + 3] = [read, done, total]
 
-    return build_share(settings, generation, until, part, parts, report)
+    return build_share(settings, generation, until, part, parts, report, offices=offices)
 
 
 def _in_processes(
-    settings: Settings, generation: int, until: int, parts: int, progress: Progress | None
+    settings: Settings,
+    generation: int,
+    until: int,
+    parts: int,
+    progress: Progress | None,
+    offices: frozenset[str] = frozenset(),
 ) -> None:
     """The bulk load by `parts` worker processes, each one share of the channels."""
     # Forked workers start at once, with everything imported; they open connections of
@@ -235,7 +264,8 @@ def _in_processes(
         initargs=(counters, settings.log_format, settings.log_level),
     ) as pool:
         futures: list[Future[int]] = [
-            pool.submit(_work, settings, generation, until, part, parts) for part in range(parts)
+            pool.submit(_work, settings, generation, until, part, parts, offices)
+            for part in range(parts)
         ]
         try:
             pending: set[Future[int]] = set(futures)

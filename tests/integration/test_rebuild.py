@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bench.workload import load as load_workload
 from domain.contacts import Contact
 from domain.errors import Conflict
-from domain.events import EventType
+from domain.events import EventType, channel_actors, channel_id
 from infra.readmodel import open_view
 from infra.readmodel.rows import EPOCH
 from infra.readmodel.tables import GENERATION_TABLES, PARTITIONED, partition
@@ -35,11 +35,13 @@ from service.bulk import share
 from service.projection import fold
 from service.projector import Projector
 from service.queries import ReadModel
-from service.rebuild import load, rebuild
+from service.rebuild import actors_until, load, rebuild
 from service.stored import RECORDED, RETRACTED, StoredContacts
-from service.transfer import seed
+from service.transfer import SEEDS, seed
 from tests.e2e.test_projector_crash import TABLES
 from tests.factories import fact, typed
+from tests.integration.test_offices import OfficeHistory
+from tests.integration.test_offices import steps as office_steps
 from tests.integration.test_stored_versions import ACTORS, TOPIC, VERSION_1
 
 ALL_TABLES = {
@@ -49,8 +51,15 @@ ALL_TABLES = {
         "registered, position"
     ),
     "actor_names": "folded, actor_id",
+    "terms": (
+        "term_id, office, person, valid_from, valid_to, recorded_at, position, retracted_at, "
+        "retraction_id, retraction_position, retraction_reason, term"
+    ),
+    "channel_members": "channel, event_id, valid_from, known_from, known_to",
+    "office_channels": "channel, actor_a, actor_b",
 }
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
+SEED_TERMS = [json.loads(line) for line in (SEEDS / "terms.jsonl").read_text().splitlines()]
 NOW = datetime(2031, 1, 1, tzinfo=UTC)
 
 
@@ -156,6 +165,66 @@ def test_a_bulk_load_in_one_process_writes_what_the_projector_writes(settings, v
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_a_bulk_load_by_worker_processes_writes_what_the_projector_writes(settings, varied):
     assert_bulk_load_matches_the_projector(settings, varied, batch=100, workers=3)
+
+
+@pytest.fixture
+def seeded_then_busy(backchannel):
+    """The shipped seeds (offices and their terms among the log's first positions), then
+    a workload of people who hold no office, calls between holders of the posts, a
+    term retracted and recorded again late, counting a meeting recorded before it and
+    retracted after it."""
+    app = backchannel
+    seed(app)
+    load_workload(app, events=1500, channels=30, batch=40)
+    calls = [
+        fact("call_held", "2024-07-12", actor="lloyd-austin", counterpart="andrei-belousov"),
+        fact("call_requested", "2022-03-01", actor="lloyd-austin", counterpart="sergei-shoigu"),
+        fact("statement", "2024-08-01", actor="us-secretary-of-defense", counterpart="ru-mfa"),
+    ]
+    written = [app.record_fact(c) for c in calls]
+    app.retract(written[1].contact.id, "a call asked of the other side")
+    tracy = next(t for t in SEED_TERMS if t["person"] == "lynne-tracy")
+    app.retract_term(UUID(tracy["id"]), "recorded with the wrong dates")
+    meeting = app.record_fact(
+        fact("meeting_held", "2023-02-01", actor="lynne-tracy", counterpart="sergei-shoigu")
+    )
+    app.record_term(
+        "us-ambassador-to-russia",
+        {"person": "lynne-tracy", "from": "2023-01-30", "to": "2025-06-27"},
+    )
+    app.retract(meeting.contact.id, "it was a call")
+    return app
+
+
+def test_terms_early_in_the_log_leave_the_other_channels_to_the_bulk_load(seeded_then_busy):
+    """Only what can count for a channel with an office side goes through the office pass:
+    the terms, those channels' facts and the facts of term holders; the workload's
+    channels, whose actors hold no office, are loaded whole by the bulk load."""
+    app = seeded_then_busy
+    head = app.head()
+    offices = frozenset(i for i, a in actors_until(app, head).items() if a.profile.kind == "office")
+    holders = bulk.term_holders(app, head)
+    assert {"lloyd-austin", "sergei-shoigu", "andrei-belousov", "lynne-tracy"} <= holders
+    items = list(bulk.office_items(app, head, offices, holders))
+    positions = [i.position for i in items]
+    assert positions == sorted(positions)
+    kinds = {type(i).__name__ for i in items}
+    assert {"RecordedTerm", "TermRetraction", "RecordedContact", "Retraction"} <= kinds
+    for item in items:
+        if hasattr(item, "fact"):
+            assert not (offices | holders).isdisjoint(channel_actors(item.fact.channel))
+    share = bulk.read_share(app, head, 0, 1, offices=offices)
+    assert share.items, "the people's channels are the bulk load's"
+    assert all(offices.isdisjoint(channel_actors(c)) for c in share.items)
+    assert "us-secretary-of-defense~ru-mfa" not in share.items
+    assert channel_id("lloyd-austin", "andrei-belousov") in share.items
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bulk_load_of_a_seeded_store_writes_what_the_projector_writes(
+    settings, seeded_then_busy, workers
+):
+    assert_bulk_load_matches_the_projector(settings, seeded_then_busy, batch=25, workers=workers)
 
 
 def test_a_bulk_load_over_its_memory_budget_loads_in_passes_what_the_projector_writes(
@@ -530,3 +599,24 @@ def test_a_rebuild_leaves_no_row_of_the_generation_it_replaced(settings, backcha
                 assert counts[done.generation] > 0, table
     finally:
         view.close()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history_steps=st.lists(office_steps, min_size=1, max_size=24), batch=st.integers(1, 6))
+def test_a_bulk_load_of_any_history_with_offices_writes_what_the_projector_writes(
+    settings, backchannel, history_steps, batch
+):
+    """People, offices, terms (overlapping ones refused, retracted, backdated) and events
+    in any order: the bulk load and its office pass write what the projector writes."""
+    history = OfficeHistory(backchannel)
+    projector = Projector(settings, app=backchannel, batch_size=batch)
+    try:
+        for step in history_steps:
+            history.write(step, projector)
+    finally:
+        projector.stop()
+    assert_bulk_load_matches_the_projector(settings, backchannel, batch=batch, workers=1)
