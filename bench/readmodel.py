@@ -76,9 +76,10 @@ class Figures:
         return statistics.median(r[index] for r in self.rounds) if self.rounds else None
 
 
-def database_url(base: str, events: int, channels: int) -> str:
+def database_url(base: str, events: int, channels: int, *, seeded: bool = False) -> str:
     parts = urlsplit(base)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_{events}_{channels}"
+    kind = "bench_seeded" if seeded else "bench"
+    name = f"{parts.path.lstrip('/') or 'postgres'}_{kind}_{events}_{channels}"
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 

@@ -18,7 +18,10 @@ and the ratio rebuild / raw read of each pair with its spread.
         --events 1000000 --channels 10000 --reuse
 
 The database is `<db>_bench_<events>_<channels>` (as bench/readmodel.py names
-it); it is dropped and loaded afresh unless --reuse finds it loaded.
+it); it is dropped and loaded afresh unless --reuse finds it loaded. With
+--seeded, the log begins with the shipped seeds (`backchannel seed`: actors, the
+article's events, the offices and their terms), as a store that started from them
+does, and the database is `<db>_bench_seeded_<events>_<channels>`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from infra.readmodel import open_view
 from infra.settings import Settings
 from service.bootstrap import bootstrap, migrate
 from service.rebuild import default_workers, rebuild
+from service.transfer import seed
 
 
 @dataclass
@@ -68,8 +72,9 @@ def head_of(url: str) -> int:
     return int(row[0] or 0) if row else 0
 
 
-def prepare(url: str, events: int, channels: int, reuse: bool) -> int:
-    """The log's head, after loading the workload unless it is loaded already."""
+def prepare(url: str, events: int, channels: int, reuse: bool, seeded: bool = False) -> int:
+    """The log's head, after loading the workload (after the seeds, if `seeded`) unless it
+    is loaded already."""
     if reuse and head_of(url) >= events:
         print(f"  reusing {url}", flush=True)
         return head_of(url)
@@ -86,6 +91,8 @@ def prepare(url: str, events: int, channels: int, reuse: bool) -> int:
                 last = time.monotonic()
                 print(f"  loaded {stored:,} events", flush=True)
 
+        if seeded:
+            seed(app)
         load(app, events=events, channels=channels, batch=500, progress=loading)
         head = app.head()
     finally:
@@ -136,15 +143,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, help="bulk-load processes (default: one per CPU)")
     add_server_option(parser)
     parser.add_argument("--reuse", action="store_true", help="keep the database if loaded")
+    parser.add_argument(
+        "--seeded", action="store_true", help="the shipped seeds (with terms) first in the log"
+    )
     parser.add_argument("--output", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     if args.repetitions < 3:
         parser.error("--repetitions must be at least 3")
     actor_ids(args.channels)
     configure_logging("console", "WARNING")
-    url = database_url(args.database_url, args.events, args.channels)
+    url = database_url(args.database_url, args.events, args.channels, seeded=args.seeded)
     print(f"{args.events:,} events over {args.channels:,} channels ({url})", flush=True)
-    head = prepare(url, args.events, args.channels, args.reuse)
+    head = prepare(url, args.events, args.channels, args.reuse, args.seeded)
     settings = Settings(database_url=url, log_format="json", log_level="WARNING")
     workers = args.workers or default_workers(settings)
     view = open_view(settings)
