@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from heapq import merge
 from itertools import pairwise
-from typing import overload
+from typing import NamedTuple, overload
 
 from domain.events import (
     CONTACTS,
@@ -39,8 +38,7 @@ from domain.events import (
 ASKS = REQUESTS | REFUSALS
 
 
-@dataclass(frozen=True)
-class Resumption:
+class Resumption(NamedTuple):
     """Where a sweep resumes: p0, the sweep's state there, and what follows.
 
     `at` is the last instant at or before the instant asked for where the
