@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -475,6 +475,7 @@ def build_share(
 # -- the office pass ------------------------------------------------------------------
 
 OFFICE_BATCH = 2000  # items of the office pass per transaction
+OfficeItem = Item | RecordedTerm | TermRetraction
 
 
 def term_holders(app: Backchannel, until: int) -> frozenset[str]:
@@ -493,7 +494,7 @@ def term_holders(app: Backchannel, until: int) -> frozenset[str]:
 
 def office_items(
     app: Backchannel, until: int, offices: frozenset[str], holders: frozenset[str]
-) -> Iterator[Item | RecordedTerm | TermRetraction]:
+) -> Iterator[OfficeItem]:
     """What the office rule can make count for a channel with one of `offices` on either
     side, up to `until`, in log order: every term and its retraction, the facts of those
     channels, and the facts of anyone who ever held a term, with their retractions.
@@ -523,23 +524,30 @@ def office_items(
                 yield item
 
 
+def office_log(app: Backchannel, until: int, offices: frozenset[str]) -> list[OfficeItem]:
+    """Every item of the office pass up to `until` (`office_items`), read ahead: they are
+    few beside the log (the terms, and the facts of the office channels and of anyone
+    who held a term), and the read can run while the bulk load does."""
+    return list(office_items(app, until, offices, term_holders(app, until)))
+
+
 def project_offices(
     settings: Settings,
-    app: Backchannel,
     view: Any,
     generation: int,
     until: int,
     offices: frozenset[str],
     actors: dict[str, ActorState],
+    items: Iterable[OfficeItem],
     *,
     cache_channels: int,
 ) -> None:
-    """Project, in log order up to `until`, what the bulk load left out: the channels with
-    one of `offices` on either side, and the terms that make others' facts count for
-    them. The bulk load wrote every other channel's facts and retractions through
-    `until`, and tracked no position. Each batch here is tracked; the last one, at
-    `until`, also writes `actors` (every actor as the log leaves them at `until`)."""
-    holders = term_holders(app, until)
+    """Project, in log order up to `until`, what the bulk load left out (`items`, from
+    `office_log`): the channels with one of `offices` on either side, and the terms
+    that make others' facts count for them. The bulk load wrote every other channel's
+    facts and retractions through `until`, and tracked no position. Each batch here is
+    tracked; the last one, at `until`, also writes `actors` (every actor as the log
+    leaves them at `until`)."""
     projection = ChannelProjection(
         view,
         generation=generation,
@@ -549,7 +557,7 @@ def project_offices(
     )
     tracked = 0
     batch: list[Any] = []
-    for item in office_items(app, until, offices, holders):
+    for item in items:
         if len(batch) == OFFICE_BATCH:
             projection.process(batch, batch[-1].position, tracked)
             tracked, batch = batch[-1].position, []

@@ -19,7 +19,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import (
+    FIRST_EXCEPTION,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +40,7 @@ from infra.readmodel import ActorState, ChangeSet, ChannelView, open_view, track
 from infra.settings import Settings
 from service.application import Backchannel
 from service.bootstrap import bootstrap
-from service.bulk import build_share, project_offices
+from service.bulk import OfficeItem, build_share, office_log, project_offices
 from service.projection import ACTOR_TOPICS, ActorChange, fold
 from service.projector import Progress, Projector
 
@@ -136,6 +143,58 @@ def load(
     offices = frozenset(a.profile.id for a in actors.values() if a.profile.kind is ActorKind.OFFICE)
     parts = workers or default_workers(settings)
     started = time.monotonic()
+    ahead: Future[list[OfficeItem]] | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="office-log") as reader:
+
+        def read_ahead() -> None:
+            """Once the workers are started (forked without this thread), this process,
+            which only waits for them, reads the office pass's items meanwhile."""
+            nonlocal ahead
+            if offices:
+                ahead = reader.submit(office_log, app, until, offices)
+
+        _bulk(settings, generation, until, parts, progress, offices, read_ahead)
+        loaded = time.monotonic()
+        view.attach(generation)  # the indexes, built once the rows are in (PostgreSQL)
+        indexed = time.monotonic()
+        if offices:
+            items = ahead.result() if ahead is not None else office_log(app, until, offices)
+            project_offices(
+                settings,
+                view,
+                generation,
+                until,
+                offices,
+                actors,
+                items,
+                cache_channels=REBUILD_CACHE,
+            )
+        else:
+            tracking = Tracking(tracking_name(generation), until)
+            view.apply(generation, ChangeSet(actors=actors), tracking, 0)
+    log.info(
+        "bulk load done",
+        generation=generation,
+        position=until,
+        workers=parts,
+        seconds=round(time.monotonic() - started, 1),
+        loading=round(loaded - started, 1),
+        indexing=round(indexed - loaded, 1),
+        offices=round(time.monotonic() - indexed, 1),
+    )
+
+
+def _bulk(
+    settings: Settings,
+    generation: int,
+    until: int,
+    parts: int,
+    progress: Progress | None,
+    offices: frozenset[str],
+    started: Callable[[], None],
+) -> None:
+    """Every channel without one of `offices` on either side, loaded in bulk by `parts`
+    worker processes (this process alone when one); `started` is called once they are."""
     if parts == 1:
         report = _Report(1, until, progress)
         build_share(
@@ -148,27 +207,7 @@ def load(
             offices=offices,
         )
     else:
-        _in_processes(settings, generation, until, parts, progress, offices)
-    loaded = time.monotonic()
-    view.attach(generation)  # the indexes, built once the rows are in (PostgreSQL)
-    indexed = time.monotonic()
-    if offices:
-        project_offices(
-            settings, app, view, generation, until, offices, actors, cache_channels=REBUILD_CACHE
-        )
-    else:
-        tracking = Tracking(tracking_name(generation), until)
-        view.apply(generation, ChangeSet(actors=actors), tracking, 0)
-    log.info(
-        "bulk load done",
-        generation=generation,
-        position=until,
-        workers=parts,
-        seconds=round(time.monotonic() - started, 1),
-        loading=round(loaded - started, 1),
-        indexing=round(indexed - loaded, 1),
-        offices=round(time.monotonic() - indexed, 1),
-    )
+        _in_processes(settings, generation, until, parts, progress, offices, started)
 
 
 def actors_until(app: Backchannel, until: int, batch: int = 1000) -> dict[str, ActorState]:
@@ -249,6 +288,7 @@ def _in_processes(
     parts: int,
     progress: Progress | None,
     offices: frozenset[str] = frozenset(),
+    started: Callable[[], None] | None = None,
 ) -> None:
     """The bulk load by `parts` worker processes, each one share of the channels."""
     # Forked workers start at once, with everything imported; they open connections of
@@ -267,6 +307,8 @@ def _in_processes(
             pool.submit(_work, settings, generation, until, part, parts, offices)
             for part in range(parts)
         ]
+        if started is not None:
+            started()
         try:
             pending: set[Future[int]] = set(futures)
             while pending:
