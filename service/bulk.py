@@ -36,7 +36,7 @@ from psycopg.sql import SQL, Identifier
 from domain.events import RecordedContact, Retraction, channel_actors, channel_id
 from domain.offices import RecordedTerm, TermRetraction
 from infra.logging import get_logger
-from infra.readmodel import ActorState, ChangeSet
+from infra.readmodel import ActorState, ChangeSet, ChannelView
 from infra.readmodel.changes import Rewind
 from infra.readmodel.rows import (
     MAX_TIME,
@@ -533,7 +533,7 @@ def office_log(app: Backchannel, until: int, offices: frozenset[str]) -> list[Of
 
 def project_offices(
     settings: Settings,
-    view: Any,
+    view: ChannelView,
     generation: int,
     until: int,
     offices: frozenset[str],
