@@ -268,6 +268,12 @@ def test_every_channel_falls_to_exactly_one_worker():
         assert shares == [share(c, parts) for c in channels]  # and always the same one
 
 
+# Each generated history writes to the shared store and loads the whole log again.
+histories = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 ROLES = ("a", "b", "c")
 PAIRS = list(itertools.combinations(ROLES, 2))
 _examples = itertools.count()
@@ -342,11 +348,7 @@ class History:
             self.app.update_actor(self.ids[value], name=f"{value} {len(self.event_ids)}")
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@histories
 @given(history_steps=st.lists(steps, min_size=1, max_size=15), batch=st.integers(1, 6))
 def test_a_bulk_load_of_any_history_writes_what_the_projector_writes(
     settings, backchannel, history_steps, batch
@@ -601,11 +603,7 @@ def test_a_rebuild_leaves_no_row_of_the_generation_it_replaced(settings, backcha
         view.close()
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@histories
 @given(history_steps=st.lists(office_steps, min_size=1, max_size=24), batch=st.integers(1, 6))
 def test_a_bulk_load_of_any_history_with_offices_writes_what_the_projector_writes(
     settings, backchannel, history_steps, batch
